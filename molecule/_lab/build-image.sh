@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Build the lab's base image (Debian bookworm booting systemd) once per machine.
+# Usage: build-image.sh IMAGE   (e.g. localhost/pgha-base:bookworm)
+set -euo pipefail
+image=${1:?image name}
+if podman image exists "$image"; then
+  echo "lab image $image: present"
+  exit 0
+fi
+rootfs=$(mktemp -d /var/tmp/pgha-rootfs.XXXXXX)
+trap 'rm -rf "$rootfs"' EXIT
+echo "lab image $image: building with debootstrap (about a minute)"
+debootstrap --variant=minbase \
+  --include=systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,procps,ca-certificates,acl \
+  bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+# The nodes use the same apt sources and extra CA certificates as the host, so they reach
+# the same mirror and a TLS-intercepting proxy's PyPI, if any.
+if compgen -G "/etc/apt/sources.list.d/*" >/dev/null; then
+  rm -f "$rootfs/etc/apt/sources.list"
+  cp /etc/apt/sources.list.d/* "$rootfs/etc/apt/sources.list.d/"
+fi
+for f in /etc/apt/apt.conf.d/99artifact-registry; do
+  [ -f "$f" ] && cp "$f" "$rootfs/etc/apt/apt.conf.d/"
+done
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+  chroot "$rootfs" update-ca-certificates >/dev/null
+fi
+# Nothing in a lab node needs a console login or the host's hardware.
+chroot "$rootfs" systemctl mask getty@tty1.service console-getty.service \
+  systemd-udevd.service systemd-udev-trigger.service >/dev/null 2>&1 || true
+# Keep the apt archive cache: the lab mounts a shared one over it.
+rm -f "$rootfs/etc/apt/apt.conf.d/docker-clean"
+tar -C "$rootfs" -c . | podman import - "$image" >/dev/null
+echo "lab image $image: built"

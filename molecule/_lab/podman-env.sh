@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Write the podman configuration the lab uses (never /etc/containers): runc, cgroupfs, and
+# ulimits at or under this process's hard limits (podman's defaults need CAP_SYS_RESOURCE).
+# Usage: podman-env.sh OUTPUT_FILE
+set -euo pipefail
+out=${1:?output file}
+nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
+[ "$nofile" = unlimited ] && nofile=65536
+[ "$nproc" = unlimited ] && nproc=65536
+soft_nofile=$(( nofile < 20000 ? nofile : 20000 ))
+soft_nproc=$(( nproc < 4096 ? nproc : 4096 ))
+mkdir -p "$(dirname "$out")"
+cat > "$out.tmp" <<CONF
+# Written by molecule/_lab/podman-env.sh; used through CONTAINERS_CONF.
+[containers]
+default_ulimits = ["nofile=${soft_nofile}:${nofile}", "nproc=${soft_nproc}:${nproc}"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+mv "$out.tmp" "$out"
