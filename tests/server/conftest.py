@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, pgha.replication contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A real, throw-away PostgreSQL cluster for the server tests, plus helpers to run modules as Ansible would.
+
+The cluster lives in a temporary directory, listens on 127.0.0.1 on a free port and on a unix socket in
+that directory, trusts local connections (test cluster only) and is stopped at the end of the session.
+A standby (streaming from the primary through a physical slot) is started on first use.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import contextlib
+import glob
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+psycopg2 = pytest.importorskip('psycopg2')
+import psycopg2.extras  # noqa: E402  pylint: disable=wrong-import-position
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+COLLECTIONS_PATH = os.path.join(REPO_ROOT, '.build', 'collections')
+MODULE_PACKAGE = 'ansible_collections.pgha.replication.plugins.modules.'
+PASSWORD_ROLE = 'pwuser'
+PASSWORD = 'S3cret-Pa55word-xyzzy'
+MONITOR_ROLE = 'monitor'
+START_TIMEOUT = 60
+
+
+def find_bindir():
+    """Directory holding initdb/pg_ctl/postgres: pg_config --bindir, else the newest /usr/lib/postgresql/*/bin."""
+    candidates = []
+    pg_config = shutil.which('pg_config')
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, '--bindir'], capture_output=True, text=True, timeout=30, check=False)
+            if out.returncode == 0 and out.stdout.strip():
+                candidates.append(out.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+    def version_key(path):
+        try:
+            return int(path.split(os.sep)[-2])
+        except ValueError:
+            return 0
+
+    candidates += sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=version_key, reverse=True)
+    for candidate in candidates:
+        if all(os.access(os.path.join(candidate, tool), os.X_OK) for tool in ('initdb', 'pg_ctl', 'postgres')):
+            return candidate
+    return None
+
+
+def free_port():
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def as_server_user(argv):
+    """The server refuses to run as root: run server tools as the postgres OS user when we are root."""
+    if os.geteuid() == 0:
+        return ['runuser', '-u', 'postgres', '--'] + argv
+    return argv
+
+
+def run_checked(argv, timeout=120):
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise RuntimeError('%s failed (%s): %s %s' % (argv, out.returncode, out.stdout, out.stderr))
+    return out
+
+
+class Cluster(object):
+    """One running PostgreSQL instance."""
+
+    def __init__(self, bindir, base, name, port):
+        self.bindir = bindir
+        self.base = base
+        self.datadir = os.path.join(base, name)
+        self.socket_dir = base
+        self.logfile = os.path.join(base, name + '.log')
+        self.port = port
+        self.started = False
+
+    def tool(self, name):
+        return os.path.join(self.bindir, name)
+
+    def configure(self, extra=''):
+        with open(os.path.join(self.datadir, 'postgresql.conf'), 'a') as conf:
+            conf.write(
+                "\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"
+                "wal_level = logical\nmax_replication_slots = 20\nmax_wal_senders = 20\nhot_standby = on\n"
+                "fsync = off\nwal_receiver_status_interval = 1s\nlogging_collector = off\n%s"
+                % (self.port, self.socket_dir, extra))
+        with open(os.path.join(self.datadir, 'pg_hba.conf'), 'w') as hba:
+            # Test cluster only: password auth for the password role, trust for everything else.
+            hba.write(
+                'local all %(pw)s scram-sha-256\nhost all %(pw)s 127.0.0.1/32 scram-sha-256\n'
+                'local all all trust\nhost all all 127.0.0.1/32 trust\n'
+                'local replication all trust\nhost replication all 127.0.0.1/32 trust\n' % {'pw': PASSWORD_ROLE})
+
+    def start(self):
+        run_checked(as_server_user([self.tool('pg_ctl'), '-D', self.datadir, '-l', self.logfile,
+                                    '-w', '-t', str(START_TIMEOUT), 'start']), timeout=START_TIMEOUT + 30)
+        self.started = True
+
+    def stop(self):
+        if self.started:
+            subprocess.run(as_server_user([self.tool('pg_ctl'), '-D', self.datadir, '-m', 'immediate', '-w', '-t', '60', 'stop']),
+                           capture_output=True, timeout=90, check=False)
+            self.started = False
+
+    def dsn(self, **overrides):
+        params = dict(host=self.socket_dir, port=self.port, user='postgres', dbname='postgres')
+        params.update(overrides)
+        return params
+
+    def connect(self, **overrides):
+        conn = psycopg2.connect(**self.dsn(**overrides))
+        conn.autocommit = True
+        return conn
+
+    def query(self, text, params=None, **overrides):
+        """Independent verification query: a fresh connection, rows as dicts."""
+        conn = self.connect(**overrides)
+        try:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                cur.execute(text, params)
+                return [dict(r) for r in cur.fetchall()] if cur.description else []
+        finally:
+            conn.close()
+
+    def conn_args(self, **extra):
+        """Module connection options for this cluster (unix socket in the temp dir)."""
+        args = dict(login_unix_socket=self.socket_dir, port=self.port, login_user='postgres')
+        args.update(extra)
+        return args
+
+    def wait_for(self, predicate, timeout=30, what='condition'):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError('timed out after %ss waiting for %s' % (timeout, what))
+
+
+@pytest.fixture(scope='session')
+def pg_bindir():
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip('no PostgreSQL server binaries found (pg_config --bindir or /usr/lib/postgresql/*/bin); '
+                    'install postgresql-15 to run the server tests')
+    return bindir
+
+
+@pytest.fixture(scope='session')
+def pg_base():
+    base = tempfile.mkdtemp(prefix='pgha-test-')
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam('postgres')
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope='session')
+def primary(pg_bindir, pg_base):
+    cluster = Cluster(pg_bindir, pg_base, 'primary', free_port())
+    run_checked(as_server_user([cluster.tool('initdb'), '-D', cluster.datadir, '-U', 'postgres', '--auth=trust',
+                                '-E', 'UTF8', '--locale=C']))
+    cluster.configure()
+    try:
+        cluster.start()
+        cluster.query("CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD))
+        cluster.query('CREATE ROLE %s LOGIN IN ROLE pg_monitor' % MONITOR_ROLE)
+        cluster.query('CREATE DATABASE otherdb')
+        cluster.query('CREATE TABLE IF NOT EXISTS t (i int)')
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope='session')
+def standby(primary, pg_base):
+    """A streaming standby of ``primary`` using the physical slot ``test_standby``."""
+    cluster = Cluster(primary.bindir, pg_base, 'standby', free_port())
+    primary.query("SELECT pg_create_physical_replication_slot('test_standby', true)")
+    run_checked(as_server_user([primary.tool('pg_basebackup'), '-h', '127.0.0.1', '-p', str(primary.port), '-U', 'postgres',
+                                '-D', cluster.datadir, '-R', '-X', 'stream', '-S', 'test_standby',
+                                '--checkpoint=fast']), timeout=180)
+    cluster.configure("primary_slot_name = 'test_standby'\n")
+    with open(os.path.join(cluster.datadir, 'postgresql.auto.conf'), 'a') as auto:
+        auto.write("primary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=test_standby'\n" % primary.port)
+    try:
+        cluster.start()
+        primary.wait_for(lambda: primary.query("SELECT 1 FROM pg_stat_replication WHERE application_name = 'test_standby' "
+                                               "AND state = 'streaming'"), what='the standby to stream')
+        yield cluster
+    finally:
+        cluster.stop()
+        try:
+            primary.query("SELECT pg_drop_replication_slot('test_standby')")
+        except psycopg2.Error:
+            pass
+
+
+def run_module(module, args, check_mode=False, diff=True, timeout=120):
+    """Run a module of the collection the way Ansible does (args file) and return (rc, parsed JSON result)."""
+    module_args = dict(args)
+    module_args['_ansible_check_mode'] = check_mode
+    module_args['_ansible_diff'] = diff
+    fd, path = tempfile.mkstemp(suffix='.json', prefix='pgha-args-')
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            json.dump({'ANSIBLE_MODULE_ARGS': module_args}, handle)
+        env = dict(os.environ)
+        env['PYTHONPATH'] = COLLECTIONS_PATH + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
+        out = subprocess.run([sys.executable, '-m', MODULE_PACKAGE + module, path], capture_output=True, text=True,
+                             timeout=timeout, env=env, cwd=REPO_ROOT, check=False)
+    finally:
+        os.unlink(path)
+    try:
+        result = json.loads(out.stdout)
+    except ValueError:
+        raise AssertionError('module printed no JSON (rc=%s): stdout=%r stderr=%r' % (out.returncode, out.stdout, out.stderr))
+    result['_raw'] = out.stdout + out.stderr
+    return out.returncode, result
+
+
+@pytest.fixture
+def module_runner():
+    return run_module
+
+
+@contextlib.contextmanager
+def background(argv, stop_timeout=15):
+    """Start a client process (pg_receivewal...), always stop it afterwards."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=stop_timeout)
+        if proc.stdout:
+            proc.stdout.close()
