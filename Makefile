@@ -1,0 +1,96 @@
+# pgha.replication — development, lab and test entry points.
+# Every target installs what it needs: Debian packages (as root, or through sudo) and a
+# Python venv from requirements-dev.txt. Nothing installed by hand is assumed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+REPO        := $(CURDIR)
+VENV        := $(REPO)/.venv
+BIN         := $(VENV)/bin
+COLLECTIONS := $(REPO)/.build/collections
+LAB_DIR     := $(REPO)/.lab
+SCENARIO    ?= streaming
+TOPOLOGY    ?= streaming
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+export CONTAINERS_CONF := $(LAB_DIR)/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+export PYTHONPATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all
+
+help:
+	@echo "make lab [TOPOLOGY=streaming]   build (or converge) the lab and print its state"
+	@echo "make lab-destroy                remove the lab's containers and state"
+	@echo "make test                       every gate: lint, sanity, units, module tests, Molecule"
+	@echo "make units | lint | sanity | molecule SCENARIO=<name>"
+
+# Debian packages on the host: podman and friends for the lab, PostgreSQL for module tests.
+$(LAB_DIR)/.host-deps: scripts/host-deps.sh
+	@mkdir -p $(LAB_DIR)
+	@scripts/host-deps.sh
+	@touch $@
+host-deps: $(LAB_DIR)/.host-deps
+
+$(VENV)/.installed: requirements-dev.txt
+	@test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+venv: $(VENV)/.installed
+
+# The repo root is the collection root; Ansible finds it through this link.
+collection:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/pgha
+	@ln -sfn ../../../.. $(COLLECTIONS)/ansible_collections/pgha/replication
+
+$(LAB_DIR)/containers.conf: molecule/_lab/podman-env.sh
+	@molecule/_lab/podman-env.sh $@
+
+lab-env: host-deps venv collection $(LAB_DIR)/containers.conf
+
+lab: lab-env
+	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule create -s $(TOPOLOGY)
+	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule converge -s $(TOPOLOGY)
+	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/ansible-playbook \
+	  -i $(LAB_DIR)/$(TOPOLOGY)/inventory playbooks/lab_report.yml \
+	  -e pgha_lab_endpoints_file=$(LAB_DIR)/endpoints.json
+
+lab-destroy: lab-env
+	@for t in $$(ls $(LAB_DIR) 2>/dev/null); do \
+	  [ -d $(LAB_DIR)/$$t ] && [ -d molecule/$$t ] && \
+	  MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$$t $(BIN)/molecule destroy -s $$t; \
+	done; true
+	rm -rf $(LAB_DIR)
+
+units: venv collection
+	$(BIN)/pytest -p no:cacheprovider tests/unit -q
+
+server-tests: host-deps venv collection
+	$(BIN)/pytest -p no:cacheprovider tests/server -q
+
+lint: venv collection
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/python scripts/check_argument_specs.py roles
+
+sanity: venv
+	scripts/sanity.sh
+
+docs-lint: venv collection
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+molecule: lab-env
+	$(BIN)/molecule test -s $(SCENARIO)
+
+molecule-all: lab-env
+	@for s in $$(ls -d molecule/*/ | xargs -n1 basename | grep -v '^_'); do \
+	  echo "=== molecule scenario $$s"; \
+	  $(BIN)/molecule test -s $$s || exit 1; \
+	done
+
+test: lint sanity docs-lint units server-tests molecule-all
+	@echo "make test: all gates passed"
