@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, pgha.replication contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure unit tests of pg_replication_slot: name validation, option checks, planner, prediction. No server."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import Conflict, InvalidInput, Unsupported
+from ansible_collections.pgha.replication.plugins.modules import pg_replication_slot as mod
+
+PG15_PRIMARY = dict(version_num=150008, in_recovery=False, wal_level='logical')
+PG15_STANDBY = dict(version_num=150008, in_recovery=True, wal_level='logical')
+PG16_STANDBY = dict(version_num=160004, in_recovery=True, wal_level='logical')
+PG13_PRIMARY = dict(version_num=130016, in_recovery=False, wal_level='logical')
+REPLICA_WAL = dict(version_num=150008, in_recovery=False, wal_level='replica')
+
+
+def params(**overrides):
+    base = dict(name='s1', slot_type='physical', state='present', plugin=None, immediately_reserve=False,
+                two_phase=None, terminate_active=False, wait_timeout=10, login_db='postgres')
+    base.update(overrides)
+    return base
+
+
+def desired(**overrides):
+    return mod.desired_from_params(params(**overrides))
+
+
+def physical(**overrides):
+    slot = dict(slot_name='s1', slot_type='physical', plugin=None, database=None, active=False, active_pid=None,
+                two_phase=False, temporary=False)
+    slot.update(overrides)
+    return slot
+
+
+def logical(**overrides):
+    values = dict(slot_type='logical', plugin='pgoutput', database='postgres')
+    values.update(overrides)
+    return physical(**values)
+
+
+def rendered(steps):
+    """Steps as (kind, sql text, params) - the planner only emits plain SQL text, so no connection is needed."""
+    return [(s.kind, s.query.as_string(None), s.params) for s in steps]
+
+
+@pytest.mark.parametrize('name', ['a', 's1', 'standby_1', '_x', '0', 'a' * 63])
+def test_valid_names(name):
+    mod.validate_slot_name(name)
+
+
+@pytest.mark.parametrize('name', [
+    '', None, 'A', 'Standby', 'with space', "quo'te", 'dq"x', 'x; DROP TABLE t', 'a-b', 'a.b', 'a' * 64, u'\u00fc', 'tab\t',
+    'new\nline',
+])
+def test_invalid_names(name):
+    with pytest.raises(InvalidInput, match='invalid slot name'):
+        mod.validate_slot_name(name)
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(plugin='pgoutput'), 'plugin is only valid with slot_type=logical'),
+    (dict(two_phase=False), 'two_phase is only valid with slot_type=logical'),
+    (dict(slot_type='logical', immediately_reserve=True), 'immediately_reserve is only valid'),
+    (dict(slot_type='logical', plugin=''), 'plugin must not be empty'),
+    (dict(wait_timeout=-1), 'wait_timeout'),
+    (dict(name='Bad'), 'invalid slot name'),
+])
+def test_invalid_option_combinations(overrides, message):
+    with pytest.raises(InvalidInput, match=message):
+        mod.validate_params(params(**overrides))
+
+
+@pytest.mark.parametrize('overrides', [
+    dict(), dict(immediately_reserve=True), dict(slot_type='logical'), dict(slot_type='logical', plugin='wal2json', two_phase=True),
+    dict(state='absent', terminate_active=True),
+])
+def test_valid_option_combinations(overrides):
+    mod.validate_params(params(**overrides))
+
+
+PLAN_CASES = [
+    # id, current, desired overrides, server, expected steps
+    ('create physical', None, dict(), PG15_PRIMARY,
+     [('sql', 'SELECT pg_create_physical_replication_slot(%s, %s)', ('s1', False))]),
+    ('create physical reserved', None, dict(immediately_reserve=True), PG15_PRIMARY,
+     [('sql', 'SELECT pg_create_physical_replication_slot(%s, %s)', ('s1', True))]),
+    ('create physical on standby', None, dict(), PG15_STANDBY,
+     [('sql', 'SELECT pg_create_physical_replication_slot(%s, %s)', ('s1', False))]),
+    ('physical exists', physical(), dict(), PG15_PRIMARY, []),
+    ('physical exists, reserve ignored', physical(), dict(immediately_reserve=True), PG15_PRIMARY, []),
+    ('create logical default plugin', None, dict(slot_type='logical'), PG15_PRIMARY,
+     [('sql', 'SELECT pg_create_logical_replication_slot(%s, %s)', ('s1', 'pgoutput'))]),
+    ('create logical plugin', None, dict(slot_type='logical', plugin='test_decoding'), PG15_PRIMARY,
+     [('sql', 'SELECT pg_create_logical_replication_slot(%s, %s)', ('s1', 'test_decoding'))]),
+    ('create logical two_phase', None, dict(slot_type='logical', two_phase=True), PG15_PRIMARY,
+     [('sql', 'SELECT pg_create_logical_replication_slot(%s, %s, false, %s)', ('s1', 'pgoutput', True))]),
+    ('create logical on PG16 standby', None, dict(slot_type='logical'), PG16_STANDBY,
+     [('sql', 'SELECT pg_create_logical_replication_slot(%s, %s)', ('s1', 'pgoutput'))]),
+    ('logical exists', logical(), dict(slot_type='logical'), PG15_PRIMARY, []),
+    ('logical exists, same plugin and two_phase', logical(), dict(slot_type='logical', plugin='pgoutput', two_phase=False),
+     PG15_PRIMARY, []),
+    ('logical exists, plugin unset is not managed', logical(plugin='wal2json'), dict(slot_type='logical'), PG15_PRIMARY, []),
+    ('logical exists, two_phase unset is not managed', logical(two_phase=True), dict(slot_type='logical'), PG15_PRIMARY, []),
+    ('absent, missing', None, dict(state='absent'), PG15_PRIMARY, []),
+    ('absent, inactive', physical(), dict(state='absent'), PG15_PRIMARY,
+     [('sql', 'SELECT pg_drop_replication_slot(%s)', ('s1',))]),
+    ('absent drops any type', logical(database='other'), dict(state='absent'), PG15_PRIMARY,
+     [('sql', 'SELECT pg_drop_replication_slot(%s)', ('s1',))]),
+    ('absent, active, terminate', physical(active=True, active_pid=42), dict(state='absent', terminate_active=True), PG15_PRIMARY,
+     [('terminate', 'SELECT pg_terminate_backend(%s)', (42,)), ('sql', 'SELECT pg_drop_replication_slot(%s)', ('s1',))]),
+    ('absent, inactive, terminate not needed', physical(), dict(state='absent', terminate_active=True), PG15_PRIMARY,
+     [('sql', 'SELECT pg_drop_replication_slot(%s)', ('s1',))]),
+]
+
+
+@pytest.mark.parametrize('current, overrides, server, expected', [c[1:] for c in PLAN_CASES], ids=[c[0] for c in PLAN_CASES])
+def test_plan(current, overrides, server, expected):
+    assert rendered(mod.plan(current, desired(**overrides), server)) == expected
+
+
+CONFLICT_CASES = [
+    ('physical exists, logical wanted', physical(), dict(slot_type='logical'), PG15_PRIMARY, Conflict,
+     r"exists as a physical slot, not logical; to replace it run with state=absent first \(terminate_active=true"),
+    ('logical exists, physical wanted', logical(), dict(), PG15_PRIMARY, Conflict, 'exists as a logical slot, not physical'),
+    ('other database', logical(database='app'), dict(slot_type='logical'), PG15_PRIMARY, Conflict,
+     "belongs to database 'app', not 'postgres'; set login_db=app"),
+    ('other plugin', logical(), dict(slot_type='logical', plugin='wal2json'), PG15_PRIMARY, Conflict,
+     "uses plugin 'pgoutput', not 'wal2json'; set plugin=pgoutput"),
+    ('two_phase differs', logical(), dict(slot_type='logical', two_phase=True), PG15_PRIMARY, Conflict,
+     'has two_phase=false; two_phase applies at creation only: set two_phase=false'),
+    ('active, no terminate', physical(active=True, active_pid=7), dict(state='absent'), PG15_PRIMARY, Conflict,
+     "in use by process 7; set terminate_active=true"),
+    ('logical on PG15 standby', None, dict(slot_type='logical'), PG15_STANDBY, Unsupported, 'cannot be created on a standby'),
+    ('logical with wal_level replica', None, dict(slot_type='logical'), REPLICA_WAL, Unsupported, 'needs wal_level=logical'),
+    ('two_phase on PG13', None, dict(slot_type='logical', two_phase=True), PG13_PRIMARY, Unsupported, 'PostgreSQL 14'),
+]
+
+
+@pytest.mark.parametrize('current, overrides, server, exc, message', [c[1:] for c in CONFLICT_CASES],
+                         ids=[c[0] for c in CONFLICT_CASES])
+def test_plan_refuses(current, overrides, server, exc, message):
+    with pytest.raises(exc, match=message):
+        mod.plan(current, desired(**overrides), server)
+
+
+def test_predict_create_logical_matches_diff_of_real_slot():
+    want = desired(slot_type='logical', two_phase=True, login_db='app')
+    steps = mod.plan(None, want, PG15_PRIMARY)
+    predicted = mod.predict(None, want, PG15_PRIMARY, steps)
+    real = logical(database='app', two_phase=True, restart_lsn='0/1', confirmed_flush_lsn='0/1')
+    assert mod.diff_view(predicted) == mod.diff_view(real)
+
+
+def test_predict_create_physical_matches_diff_of_real_slot():
+    want = desired(immediately_reserve=True)
+    steps = mod.plan(None, want, PG15_PRIMARY)
+    assert mod.diff_view(mod.predict(None, want, PG15_PRIMARY, steps)) == mod.diff_view(physical(restart_lsn='0/1'))
+
+
+def test_predict_absent_and_noop():
+    current = physical()
+    want = desired(state='absent')
+    assert mod.predict(current, want, PG15_PRIMARY, mod.plan(current, want, PG15_PRIMARY)) is None
+    assert mod.predict(current, desired(), PG15_PRIMARY, []) is current
+
+
+def test_diff_view():
+    assert mod.diff_view(None) == {'state': 'absent'}
+    view = mod.diff_view(physical(active=True, restart_lsn='0/1'))
+    assert view == dict(state='present', slot_name='s1', slot_type='physical', plugin=None, database=None, two_phase=False,
+                        temporary=False)
