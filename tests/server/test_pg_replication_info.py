@@ -10,7 +10,7 @@ __metaclass__ = type
 import shutil
 import tempfile
 
-from conftest import MONITOR_ROLE, PASSWORD, PASSWORD_ROLE, background, run_module
+from .conftest import MONITOR_ROLE, PASSWORD, PASSWORD_ROLE, background, run_module
 
 MODULE = 'pg_replication_info'
 

@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from conftest import PASSWORD, PASSWORD_ROLE, background, run_module
+from .conftest import PASSWORD, PASSWORD_ROLE, background, run_module
 
 MODULE = 'pg_replication_slot'
 
