@@ -22,7 +22,7 @@ try:
     import psycopg2
     import psycopg2.extensions
     import psycopg2.extras
-    from psycopg2 import sql
+    from psycopg2 import sql  # pylint: disable=unused-import  # re-exported for the modules
     HAS_PSYCOPG2 = True
 except ImportError:
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
@@ -92,7 +92,7 @@ def postgres_argument_spec():
 
 def scrub(text, secret):
     """Return ``text`` with every occurrence of ``secret`` masked."""
-    text = u'%s' % (text,)
+    text = '%s' % (text,)
     if secret:
         text = text.replace(secret, '********')
     return text

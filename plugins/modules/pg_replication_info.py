@@ -20,7 +20,7 @@ description:
     network, the standby's disk, or replay - computed from the lag columns and the thresholds.
   - Works on a cascading standby too, which reports both its own upstream and its own standbys.
 author:
-  - pgha.replication contributors
+  - pgha.replication developers (@pgha)
 extends_documentation_fragment:
   - pgha.replication._postgres
 options:
@@ -379,8 +379,8 @@ def diagnose(state, lags_seconds, lags_bytes, threshold_seconds, threshold_bytes
         DISK: 'the standby is slow to flush WAL to disk',
         REPLAY: 'the standby is slow to replay WAL (apply load, recovery conflicts or paused replay)',
     }
-    template = 'lag {0} exceeds {1}; {2} of it is {3}: {4}'.format(fmt, fmt, fmt, '%s', '%s')
-    return names[dominant], template % (total, limit, parts[dominant], names[dominant], explain[names[dominant]])
+    return names[dominant], 'lag %s exceeds %s; %s of it is %s: %s' % (
+        fmt % total, fmt % limit, fmt % parts[dominant], names[dominant], explain[names[dominant]])
 
 
 def _seconds(interval):

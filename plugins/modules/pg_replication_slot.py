@@ -21,7 +21,7 @@ description:
   - Physical slots can be created on a standby (cascading replication). Logical slots cannot be
     created on a standby before PostgreSQL 16.
 author:
-  - pgha.replication contributors
+  - pgha.replication developers (@pgha)
 extends_documentation_fragment:
   - pgha.replication._postgres
 options:

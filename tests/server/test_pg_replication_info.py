@@ -177,5 +177,3 @@ def test_password_never_shown(primary):
 def test_invalid_threshold(primary):
     rc, res = run_module(MODULE, primary.conn_args(lag_threshold_seconds=-1))
     assert rc != 0 and 'lag_threshold_seconds' in res['msg']
-
-
