@@ -415,8 +415,20 @@ def _wait_released(conn, name, server, deadline):
 
 
 def apply(conn, steps, desired, server, wait_timeout):
-    """Run the planned steps; return the rendered statements actually run."""
+    """Run the planned steps; return the rendered statements actually run.
+
+    On failure the statements that did run are attached to the exception as ``details['queries']``.
+    """
     ran = []
+    try:
+        _apply(conn, steps, desired, server, wait_timeout, ran)
+    except PgHaError as exc:
+        exc.details['queries'] = ran
+        raise
+    return ran
+
+
+def _apply(conn, steps, desired, server, wait_timeout, ran):
     deadline = time.time() + wait_timeout
     name = desired['name']
     for step in steps:
@@ -442,7 +454,6 @@ def apply(conn, steps, desired, server, wait_timeout):
                     ran.append(render(conn, query, (slot['active_pid'],)))
                     execute(conn, query, (slot['active_pid'],))
                 _wait_released(conn, name, server, deadline)
-    return ran
 
 
 def run(module, conn):
@@ -487,7 +498,7 @@ def main():
         conn = connect(module.params)
         result = run(module, conn)
     except PgHaError as exc:
-        module.fail_json(msg=exc.msg, queries=[])
+        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []))
     finally:
         if conn is not None:
             conn.close()

@@ -174,3 +174,40 @@ def test_diff_view():
     view = mod.diff_view(physical(active=True, restart_lsn='0/1'))
     assert view == dict(state='present', slot_name='s1', slot_type='physical', plugin=None, database=None, two_phase=False,
                         temporary=False)
+
+
+# The module's connection options (shared module_utils, exercised here through the module's argument spec).
+CONNECT_CASES = [
+    ('defaults: local socket, peer auth', dict(),
+     dict(user='postgres', dbname='postgres', port=5432, connect_timeout=10, sslmode='prefer', application_name='pgha.replication')),
+    ('socket directory', dict(login_unix_socket='/run/pg'), dict(host='/run/pg')),
+    ('host wins over socket', dict(login_host='127.0.0.1', login_unix_socket='/run/pg'), dict(host='127.0.0.1')),
+    ('password and CA', dict(login_password='pw', ca_cert='/ca.pem', ssl_mode='verify-full'),
+     dict(password='pw', sslrootcert='/ca.pem', sslmode='verify-full')),
+]
+
+
+@pytest.mark.parametrize('overrides, expected', [c[1:] for c in CONNECT_CASES], ids=[c[0] for c in CONNECT_CASES])
+def test_connect_kwargs(overrides, expected):
+    from ansible_collections.pgha.replication.plugins.module_utils import _postgres
+    spec = _postgres.postgres_argument_spec()
+    values = dict((key, option.get('default')) for key, option in spec.items())
+    values.update(overrides)
+    kwargs = _postgres.connect_kwargs(values)
+    for key, value in expected.items():
+        assert kwargs[key] == value
+    if not values['login_host'] and not values['login_unix_socket']:
+        assert 'host' not in kwargs  # libpq's default socket directory
+    if not values['login_password']:
+        assert 'password' not in kwargs
+    assert spec['login_password']['no_log'] is True
+
+
+def test_connection_error_never_contains_password():
+    from ansible_collections.pgha.replication.plugins.module_utils import _postgres
+    values = dict(login_user='u', login_password='hunter2', login_host='127.0.0.1', port=1, login_db='postgres',
+                  connect_timeout=2, ssl_mode='disable', login_unix_socket='', ca_cert=None)
+    with pytest.raises(_postgres.ConnectionFailed) as info:
+        _postgres.connect(values)
+    assert 'hunter2' not in info.value.msg and 'unable to connect' in info.value.msg
+    assert _postgres.scrub('password=hunter2 x', 'hunter2') == 'password=******** x'
