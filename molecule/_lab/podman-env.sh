@@ -7,7 +7,11 @@ out=${1:?output file}
 nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
 [ "$nofile" = unlimited ] && nofile=65536
 [ "$nproc" = unlimited ] && nproc=65536
-soft_nofile=$(( nofile < 20000 ? nofile : 20000 ))
+# Tried here: a hard nproc equal to a large caller limit (96365) still fails with EPERM,
+# 8192 works; so cap both limits well under the caller's.
+nofile=$(( nofile < 20000 ? nofile : 20000 ))
+nproc=$(( nproc < 8192 ? nproc : 8192 ))
+soft_nofile=$nofile
 soft_nproc=$(( nproc < 4096 ? nproc : 4096 ))
 mkdir -p "$(dirname "$out")"
 cat > "$out.tmp" <<CONF
