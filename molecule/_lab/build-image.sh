@@ -19,9 +19,10 @@ if compgen -G "/etc/apt/sources.list.d/*" >/dev/null; then
   rm -f "$rootfs/etc/apt/sources.list"
   cp /etc/apt/sources.list.d/* "$rootfs/etc/apt/sources.list.d/"
 fi
-for f in /etc/apt/apt.conf.d/99artifact-registry; do
-  [ -f "$f" ] && cp "$f" "$rootfs/etc/apt/apt.conf.d/"
-done
+f=/etc/apt/apt.conf.d/99artifact-registry
+if [ -f "$f" ]; then
+  cp "$f" "$rootfs/etc/apt/apt.conf.d/"
+fi
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
   chroot "$rootfs" update-ca-certificates >/dev/null
