@@ -75,6 +75,7 @@ server-tests: host-deps venv collection
 lint: venv collection
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
 	$(BIN)/python scripts/check_argument_specs.py roles
 
 sanity: venv
