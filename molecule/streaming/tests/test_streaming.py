@@ -1,0 +1,196 @@
+"""Verify the streaming topology on the servers themselves.
+
+pg1 primary; pg2 synchronous standby; pg3 asynchronous standby; pg4 delayed standby
+cascading from pg3. Every assertion reads PostgreSQL's own views or files on the nodes.
+"""
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+
+import pytest
+import testinfra
+
+NODES = ("pg1", "pg2", "pg3", "pg4")
+ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3", "pg4": "127.0.1.4"}
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+INVENTORY = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "inventory")
+PLAYBOOK = os.path.join(REPO, "playbooks", "streaming.yml")
+
+
+@pytest.fixture(scope="module")
+def node():
+    hosts = {name: testinfra.get_host("podman://" + name) for name in NODES}
+    return hosts.__getitem__
+
+
+def run_psql(host, query):
+    """Run a query as the postgres superuser over the node's socket."""
+    return host.run("runuser -u postgres -- psql -XAtq -F '|' -v ON_ERROR_STOP=1 -c %s", query)
+
+
+def rows_of(cmd):
+    return [line.split("|") for line in cmd.stdout.splitlines() if line]
+
+
+def psql(host, query):
+    """Rows of a query that must succeed, as lists of fields."""
+    cmd = run_psql(host, query)
+    assert cmd.rc == 0, cmd.stderr
+    return rows_of(cmd)
+
+
+def wait_for(predicate, timeout, step=0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+
+
+def ansible_playbook(*args):
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, PLAYBOOK, *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    recap = dict(re.findall(r"^(pg\d)\s+:\s+ok=\d+\s+changed=(\d+)", proc.stdout, re.M))
+    assert recap, proc.stdout[-2000:]
+    return {host: int(changed) for host, changed in recap.items()}, proc.stdout
+
+
+def controldata(host):
+    out = host.check_output("LC_ALL=C /usr/lib/postgresql/15/bin/pg_controldata /var/lib/postgresql/15/main")
+    return re.search(r"Database system identifier:\s+(\d+)", out).group(1)
+
+
+def test_primary_streams_to_a_sync_and_an_async_standby_over_tls(node):
+    rows = psql(node("pg1"), """
+        SELECT r.application_name, r.state, r.sync_state, s.ssl
+        FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+        ORDER BY r.application_name""")
+    assert rows == [["pg2", "streaming", "sync", "t"], ["pg3", "streaming", "async", "t"]]
+    rows = psql(node("pg1"), "SHOW synchronous_standby_names")
+    assert rows == [['FIRST 1 ("pg2")']]
+
+
+def test_cascading_standby_streams_from_pg3_over_tls(node):
+    rows = psql(node("pg3"), """
+        SELECT r.application_name, r.state, s.ssl
+        FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)""")
+    assert rows == [["pg4", "streaming", "t"]]
+    rows = psql(node("pg4"), "SELECT sender_host, status FROM pg_stat_wal_receiver")
+    assert rows == [[ADDRESS["pg3"], "streaming"]]
+
+
+@pytest.mark.parametrize("upstream,slot", [("pg1", "pg2"), ("pg1", "pg3"), ("pg3", "pg4")])
+def test_each_standby_uses_its_own_active_slot(node, upstream, slot):
+    rows = psql(node(upstream), (
+        "SELECT slot_type, active, wal_status FROM pg_replication_slots "
+        "WHERE slot_name = '%s'" % slot))
+    assert rows == [["physical", "t", "reserved"]]
+    rows = psql(node(slot), "SELECT slot_name FROM pg_stat_wal_receiver")
+    assert rows == [[slot]]
+
+
+def test_a_commit_reaches_sync_at_once_async_soon_and_delayed_not_yet(node):
+    token = uuid.uuid4().hex
+    psql(node("pg1"), "CREATE TABLE IF NOT EXISTS pgha_verify (id bigserial PRIMARY KEY, token text NOT NULL)")
+    # remote_apply: the commit returns once pg2 (the synchronous standby) has applied it.
+    rows = psql(node("pg1"), (
+        "SET synchronous_commit = remote_apply; "
+        "INSERT INTO pgha_verify (token) VALUES ('%s'); "
+        "SELECT pg_current_wal_lsn()" % token))
+    commit_lsn = rows[-1][0]
+    query = "SELECT count(*) FROM pgha_verify WHERE token = '%s'" % token
+
+    rows = psql(node("pg2"), query)
+    assert rows == [["1"]], "pg2 is synchronous: the row must be there when the commit returns"
+
+    assert wait_for(lambda: psql(node("pg3"), query) == [["1"]], timeout=15), \
+        "pg3 (async) did not replay the row within 15 s"
+
+    # pg4 receives the WAL at once but applies it only after recovery_min_apply_delay.
+    def pg4_received():
+        rows = psql(node("pg4"), "SELECT pg_last_wal_receive_lsn() >= '%s'::pg_lsn" % commit_lsn)
+        return rows == [["t"]]
+    assert wait_for(pg4_received, timeout=15), "pg4 did not receive the WAL within 15 s"
+    time.sleep(3)
+    cmd = run_psql(node("pg4"), query)
+    if cmd.rc == 0:
+        assert rows_of(cmd) == [["0"]], "pg4 is delayed: the row must not be applied yet"
+    else:
+        # the table itself is not replayed yet on the delayed standby
+        assert "does not exist" in cmd.stderr, cmd.stderr
+    rows = psql(node("pg4"), "SELECT current_setting('recovery_min_apply_delay')")
+    assert rows == [["5min"]]
+
+
+def test_no_trust_on_any_host_line(node):
+    for name in NODES:
+        rows = psql(node(name), "SELECT type, auth_method, coalesce(error, '') FROM pg_hba_file_rules")
+        assert rows, name
+        for rule_type, method, error in rows:
+            assert error == "", (name, error)
+            if rule_type != "local":
+                assert method == "scram-sha-256", (name, rule_type, method)
+        rows = psql(node(name), "SELECT database, user_name FROM pg_hba_file_rules WHERE auth_method = 'peer'")
+        assert rows == [["{all}", "{postgres}"]], name
+
+
+def test_replication_role_needs_tls(node):
+    pg2 = node("pg2")
+    base = ("host=%s user=replicator dbname=replication replication=true "
+            "passfile=/var/lib/postgresql/.pgpass-replication"
+            % ADDRESS["pg1"])
+    plain = pg2.run("runuser -u postgres -- psql %s -XAtc IDENTIFY_SYSTEM", base + " sslmode=disable")
+    assert plain.rc != 0
+    assert "no pg_hba.conf entry" in plain.stderr, plain.stderr
+    tls = pg2.run("runuser -u postgres -- psql %s -XAtc IDENTIFY_SYSTEM",
+                  base + " sslmode=verify-full sslrootcert=/etc/postgresql/15/main/root.crt")
+    assert tls.rc == 0, tls.stderr
+    assert tls.stdout.split("|")[0] == controldata(node("pg1"))
+
+
+def test_check_mode_on_the_converged_lab_changes_nothing():
+    changed, out = ansible_playbook("--check")
+    assert set(changed) == set(NODES), out[-2000:]
+    assert all(count == 0 for count in changed.values()), changed
+
+
+def test_rerunning_a_standby_does_not_clone_it_again(node):
+    pg2 = node("pg2")
+    before = (controldata(pg2), psql(pg2, "SELECT pg_postmaster_start_time()"))
+    changed = ansible_playbook("--limit", "pg2")[0]
+    after = (controldata(pg2), psql(pg2, "SELECT pg_postmaster_start_time()"))
+    assert changed == {"pg2": 0}
+    assert after == before
+    assert before[0] == controldata(node("pg1"))
+
+
+def test_replication_report_shows_the_topology(tmp_path):
+    """playbooks/replication_report.yml prints the pg_replication_info view as a table."""
+    out_file = tmp_path / "report.json"
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, "playbooks", "replication_report.yml"),
+         "-e", "replication_report_file=%s" % out_file],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert re.search(r"pg4\s+127\.0\.1\.4\s+standby\s+pg3\s+async\s+streaming", proc.stdout), proc.stdout[-3000:]
+    report = json.loads(out_file.read_text())
+    by_node = {row["node"]: row for row in report["nodes"]}
+    assert by_node["pg1"]["role"] == "primary"
+    assert by_node["pg2"]["sync_state"] == "sync"
+    assert by_node["pg3"]["sync_state"] == "async"
+    assert by_node["pg4"]["upstream"] == "pg3"
