@@ -52,16 +52,21 @@ def wait_for(predicate, timeout, step=0.5):
         time.sleep(step)
 
 
-def ansible_playbook(*args):
+def run_playbook(playbook, *args):
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
     if os.path.exists(cfg):
         env["ANSIBLE_CONFIG"] = cfg
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, PLAYBOOK, *args],
+    return subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, playbook, *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
+
+
+def ansible_playbook(*args):
+    """Run playbooks/streaming.yml, which must succeed; changed count per host."""
+    proc = run_playbook(PLAYBOOK, *args)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     recap = dict(re.findall(r"^(pg\d)\s+:\s+ok=\d+\s+changed=(\d+)", proc.stdout, re.M))
     assert recap, proc.stdout[-2000:]
@@ -194,3 +199,16 @@ def test_replication_report_shows_the_topology(tmp_path):
     assert by_node["pg2"]["sync_state"] == "sync"
     assert by_node["pg3"]["sync_state"] == "async"
     assert by_node["pg4"]["upstream"] == "pg3"
+
+
+def test_standby_role_refuses_to_replace_a_primary(node):
+    pg1, pg2 = node("pg1"), node("pg2")
+    slots = "SELECT slot_name FROM pg_replication_slots ORDER BY 1"
+    before = (controldata(pg1), psql(pg1, "SELECT pg_postmaster_start_time()"), psql(pg2, slots))
+    proc = run_playbook(os.path.join(REPO, "molecule", "streaming", "standby_over_primary.yml"))
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "set standby_reclone=true" in " ".join(proc.stdout.split()), proc.stdout[-3000:]
+    assert psql(pg1, "SELECT pg_is_in_recovery()") == [["f"]]
+    after = (controldata(pg1), psql(pg1, "SELECT pg_postmaster_start_time()"), psql(pg2, slots))
+    assert after == before
+    assert not pg1.file("/var/lib/postgresql/15/main/standby.signal").exists
