@@ -56,7 +56,7 @@ lab: lab-env
 	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule create -s $(TOPOLOGY)
 	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule converge -s $(TOPOLOGY)
 	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/ansible-playbook \
-	  -i $(LAB_DIR)/$(TOPOLOGY)/inventory playbooks/lab_report.yml \
+	  -i $(LAB_DIR)/$(TOPOLOGY)/inventory molecule/_lab/report.yml \
 	  -e pgha_lab_endpoints_file=$(LAB_DIR)/endpoints.json
 
 lab-destroy: lab-env
