@@ -217,6 +217,32 @@ class PatroniCluster(object):
             time.sleep(0.5)
         raise AssertionError('Patroni cluster not healthy after %ss: %s\n%s' % (timeout, json.dumps(last), self.logs()))
 
+    def switchover_requests(self):
+        """How many switchover requests the members' Patroni accepted for processing (counted in their logs)."""
+        count = 0
+        for proc in self.patronis.values():
+            proc.log.flush()
+            with open(proc.logfile, 'rb') as handle:
+                count += handle.read().count(b'received switchover request')
+        return count
+
+    def set_tags(self, name, tags, timeout=30):
+        """Rewrite a member's tags in its patroni.yml, POST /reload, and wait until GET /cluster shows them."""
+        path = os.path.join(self.base, name + '.yml')
+        with open(path) as handle:
+            config = json.load(handle)
+        config['tags'] = tags
+        with open(path, 'w') as handle:
+            json.dump(config, handle, indent=2)
+        status, body = http('POST', self.members[name]['api_url'] + '/reload', body={}, auth=(API_USER, API_PASSWORD))
+        assert status == 202, (status, body)
+        shown = dict((k, v) for k, v in tags.items() if v)  # Patroni does not publish false tags
+
+        def applied():
+            member = [m for m in self.cluster()['members'] if m['name'] == name]
+            return member and member[0].get('tags', {}) == shown
+        self._wait(applied, timeout, 'tags %s on %s' % (shown, name))
+
     def logs(self):
         out = []
         if self.etcd:
