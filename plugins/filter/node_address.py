@@ -10,12 +10,12 @@ from ansible.errors import AnsibleFilterError
 
 
 def node_address(host, hostvars):
-    """Return the address a cluster node serves on: postgresql_listen_address, else ansible_host, else its name."""
+    """Return the address a cluster node serves on: pgha_node_address, else ansible_host, else its name."""
     try:
         host_vars = hostvars[host]
     except KeyError:
         raise AnsibleFilterError("node_address: %r is not a host of the inventory" % (host,))
-    for name in ('postgresql_listen_address', 'ansible_host'):
+    for name in ('pgha_node_address', 'ansible_host'):
         if name in host_vars and host_vars[name]:
             return str(host_vars[name])
     return str(host)

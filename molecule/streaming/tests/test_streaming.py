@@ -212,3 +212,40 @@ def test_standby_role_refuses_to_replace_a_primary(node):
     after = (controldata(pg1), psql(pg1, "SELECT pg_postmaster_start_time()"), psql(pg2, slots))
     assert after == before
     assert not pg1.file("/var/lib/postgresql/15/main/standby.signal").exists
+
+
+def test_quorum_commit_is_computed_from_the_inventory():
+    """Check mode with primary_synchronous_method=ANY shows the quorum form and changes nothing."""
+    proc = run_playbook(PLAYBOOK, "--limit", "pg1", "--check", "--diff",
+                        "-e", "primary_synchronous_method=ANY")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert re.search(r"^\+synchronous_standby_names = 'ANY 1 \(\"pg2\"\)'", proc.stdout, re.M), proc.stdout[-3000:]
+    assert re.search(r"^-synchronous_standby_names = 'FIRST 1 \(\"pg2\"\)'", proc.stdout, re.M), proc.stdout[-3000:]
+
+
+def test_a_parameter_that_needs_a_restart_is_reported_on_the_primary_and_applied_on_a_standby(node):
+    """postgresql_restart_policy=standbys (default): restart standbys, only report on a primary."""
+    pg1, pg3 = node("pg1"), node("pg3")
+    started = "SELECT pg_postmaster_start_time()"
+    pending = "SELECT current_setting('shared_buffers'), pending_restart FROM pg_settings WHERE name = 'shared_buffers'"
+    pg1_start, pg3_start = psql(pg1, started), psql(pg3, started)
+    bigger = ["-e", '{"postgresql_parameters": {"shared_buffers": "136MB"}}']
+    try:
+        proc = run_playbook(PLAYBOOK, "--limit", "pg1,pg3", *bigger)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert re.search(r"pg1: shared_buffers\s+will apply only after a restart", proc.stdout), proc.stdout[-3000:]
+        assert psql(pg1, started) == pg1_start
+        assert psql(pg1, pending) == [["128MB", "t"]]
+        assert psql(pg3, started) != pg3_start
+        assert psql(pg3, pending) == [["136MB", "f"]]
+    finally:
+        proc = run_playbook(PLAYBOOK, "--limit", "pg1,pg3")
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    assert psql(pg1, pending) == [["128MB", "f"]]
+    assert psql(pg1, started) == pg1_start
+    assert psql(pg3, pending) == [["128MB", "f"]]
+    streaming = [["pg2", "streaming"], ["pg3", "streaming"]]
+    assert wait_for(lambda: psql(pg1, "SELECT application_name, state FROM pg_stat_replication ORDER BY 1")
+                    == streaming, timeout=30), "pg3 did not stream again from pg1 within 30 s of its restart"
+    assert wait_for(lambda: psql(pg3, "SELECT application_name, state FROM pg_stat_replication")
+                    == [["pg4", "streaming"]], timeout=30), "pg4 did not stream again from pg3 within 30 s"
