@@ -83,8 +83,8 @@ notes:
     O(api_username) and O(api_password).
   - Patroni answers C(POST /switchover) once the new leader holds the leader key (at most twice C(loop_wait),
     at least 20 seconds); the request's timeout is raised to cover that whatever O(timeout) says.
-  - With O(wait=true) the module polls C(GET /cluster) every 0.25 seconds while Patroni switches over and reports in
-    RV(unavailable_seconds) how long it saw no running leader.
+  - With O(wait=true) the module polls C(GET /cluster), and the leader's own REST API, every 0.25 seconds while
+    Patroni switches over and reports in RV(unavailable_seconds) how long it saw no running leader.
 seealso:
   - module: pgha.replication.patroni_cluster_info
   - name: Patroni REST API, switchover and failover endpoints
@@ -186,11 +186,24 @@ switchover:
   sample: {from: pg1, to: pg2, scheduled_at: null, response: Successfully switched over to "pg2"}
 unavailable_seconds:
   description:
-    - Seconds during which the module saw no running leader while waiting (sampled every 0.25 seconds).
+    - Seconds during which the module saw no running leader while waiting, sampled every 0.25 seconds.
+    - A poll sees a running leader when C(GET /cluster) names a leader in state V(running) and, when
+      RV(unavailable_source=member), that leader's own REST API (its C(api_url)) reports PostgreSQL running as
+      a primary at that moment.
+    - It is what Patroni reports, not a measure of client connections; with RV(unavailable_source=dcs) it misses most
+      of the old leader's shutdown, because members write their state to the DCS once per C(loop_wait).
     - V(null) when it did not wait (no switchover, check mode, O(wait=false) or O(scheduled_at)).
   returned: always
   type: float
   sample: 1.75
+unavailable_source:
+  description:
+    - V(member) when the leader's own REST API was asked at each poll (it answered before the switchover),
+      V(dcs) when only C(GET /cluster) was read (the members' C(api_url) cannot be reached from where the module runs).
+    - V(null) when it did not wait.
+  returned: always
+  type: str
+  sample: member
 diff:
   description: The leader and the scheduled switchover before and after.
   returned: when diff mode is enabled
@@ -230,6 +243,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
 )
 
 POLL_INTERVAL = 0.25
+LIVE_TIMEOUT = 1
 CANDIDATE_STATES = ('running', 'streaming')
 
 
@@ -465,12 +479,33 @@ class _Poster(threading.Thread):
             self.error = SwitchoverFailed('switchover request failed: %s' % exc)
 
 
-def switch_and_wait(client, switchover, post_seconds, wait_timeout, clock=time.time, sleep=time.sleep):
-    """POST the switchover and poll GET /cluster until it completed. Returns (cluster, response text, unavailable seconds).
+def leader_live(cluster, member_client):
+    """Whether the leader's own Patroni reports PostgreSQL running as a primary right now.
 
+    GET on the leader's api_url (its /patroni endpoint) answers from the member's live state, while GET /cluster
+    shows what the member last wrote to the DCS (once per HA loop), which misses most of a demotion.
+    """
+    member = member_by_name(cluster, cluster['leader']) if cluster['leader'] else None
+    if member is None or not member.get('api_url'):
+        return False
+    try:
+        status = member_client(member['api_url']).get_json('', timeout=LIVE_TIMEOUT)
+    except (ConnectionFailed, PatroniApiError):
+        return False
+    return isinstance(status, dict) and status.get('state') == 'running' and status.get('role') in ('primary', 'master')
+
+
+def switch_and_wait(client, switchover, post_seconds, wait_timeout, before=None, member_client=None, clock=time.time,
+                    sleep=time.sleep):
+    """POST the switchover and poll until it completed. Returns (cluster, response text, unavailable seconds, source).
+
+    Each poll reads GET /cluster and, when the leader's own REST API answered before the switchover (``before``,
+    ``member_client``), asks the leader named there for its live state: ``source`` is then 'member', else 'dcs'.
     The interval between two polls counts as unavailable when the earlier poll saw no running leader
     (or could not read the cluster).
     """
+    live = member_client is not None and before is not None and leader_live(before, member_client)
+    source = 'member' if live else 'dcs'
     poster = _Poster(client, switchover, post_seconds)
     start = clock()
     deadline = start + wait_timeout
@@ -483,7 +518,7 @@ def switch_and_wait(client, switchover, post_seconds, wait_timeout, clock=time.t
         now = clock()
         try:
             cluster = read_cluster(client, with_config=False)
-            ok = has_running_leader(cluster)
+            ok = has_running_leader(cluster) and (not live or leader_live(cluster, member_client))
             last_seen = cluster
         except (ConnectionFailed, PatroniApiError):
             cluster, ok = None, False
@@ -497,8 +532,8 @@ def switch_and_wait(client, switchover, post_seconds, wait_timeout, clock=time.t
                 status, text = poster.result
                 post_outcome(status, text, switchover)
                 response = text
-        if cluster is not None and completed(cluster, switchover['from'], switchover['to']) and response is not None:
-            return cluster, response, round(unavailable, 2)
+        if ok and completed(cluster, switchover['from'], switchover['to']) and response is not None:
+            return cluster, response, round(unavailable, 2), source
         if now >= deadline:
             break
         sleep(POLL_INTERVAL)
@@ -511,12 +546,15 @@ def switch_and_wait(client, switchover, post_seconds, wait_timeout, clock=time.t
                       % (switchover['from'], switchover['to'], wait_timeout, seen))
 
 
-def run(module, client):
-    """Read, plan, switch over (unless check mode), re-read. Returns the result dict."""
+def run(module, client, member_client):
+    """Read, plan, switch over (unless check mode), re-read. Returns the result dict.
+
+    ``member_client(api_url)`` returns a client of one member's REST API (same credentials and TLS options).
+    """
     desired = validate_params(module.params)
     cluster = read_cluster(client)
     switchover = plan(cluster, desired)
-    unavailable = None
+    unavailable = source = None
     result_switchover = dict(switchover, response=None) if switchover else None
     if switchover is None or module.check_mode:
         after = predict(cluster, switchover)
@@ -533,12 +571,13 @@ def run(module, client):
             result_switchover['response'] = text
             latest = read_cluster(client, with_config=False)
         else:
-            latest, text, unavailable = switch_and_wait(client, switchover, timeout, desired['wait_timeout'])
+            latest, text, unavailable, source = switch_and_wait(
+                client, switchover, timeout, desired['wait_timeout'], before=cluster, member_client=member_client)
             result_switchover['response'] = text
         after = summary(latest)
         after_scheduled = latest.get('scheduled_switchover')
     result = dict(changed=switchover is not None, before=summary(cluster), after=after, switchover=result_switchover,
-                  unavailable_seconds=unavailable)
+                  unavailable_seconds=unavailable, unavailable_source=source)
     if module._diff:
         result['diff'] = dict(before=diff_view(cluster), after=dict(leader=after['leader'], scheduled_switchover=after_scheduled))
     return result
@@ -555,7 +594,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        result = run(module, PatroniClient(module.params))
+        result = run(module, PatroniClient(module.params), lambda url: PatroniClient(dict(module.params, api_url=url)))
     except PgHaError as exc:
         module.fail_json(msg=exc.msg)
     module.exit_json(**result)

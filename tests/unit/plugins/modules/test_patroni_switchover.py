@@ -324,8 +324,8 @@ def test_wait_counts_the_polls_without_a_running_leader(monkeypatch):
     clock = FakeClock()
     script = [BEFORE, NO_LEADER, NO_LEADER, ConnectionFailed('down'), NEW_LEADER_OLD_STOPPED, DONE]
     client = FakeClient(clusters=script)
-    view, response, unavailable = mod.switch_and_wait(client, NOW_SWITCH, 30, 10, clock=clock.time, sleep=clock.sleep)
-    assert view['leader'] == 'pg2' and response == 'Successfully switched over to "pg2"'
+    view, response, unavailable, source = mod.switch_and_wait(client, NOW_SWITCH, 30, 10, clock=clock.time, sleep=clock.sleep)
+    assert view['leader'] == 'pg2' and response == 'Successfully switched over to "pg2"' and source == 'dcs'
     # polls at +0, +0.25 (none), +0.5 (none), +0.75 (error), +1.0 (leader back): 3 intervals of 0.25 s
     assert unavailable == 0.75
 
@@ -355,8 +355,70 @@ def test_wait_goes_on_when_patroni_does_not_know(monkeypatch):
     clock = FakeClock()
     unknown = PatroniApiError('x', status=503, body='Switchover status unknown')
     client = FakeClient(post=unknown, clusters=[BEFORE, NO_LEADER, DONE])
-    view, response, unavailable = mod.switch_and_wait(client, NOW_SWITCH, 30, 60, clock=clock.time, sleep=clock.sleep)
+    view, response, unavailable, dummy = mod.switch_and_wait(client, NOW_SWITCH, 30, 60, clock=clock.time, sleep=clock.sleep)
     assert view['leader'] == 'pg2' and response == 'Switchover status unknown' and unavailable == 0.25
+
+
+class FakeMembers(object):
+    """member_client(): each member's own GET /patroni answers from a script (one answer per call, last one repeats)."""
+
+    def __init__(self, answers):
+        self.answers = dict((name, list(script)) for name, script in answers.items())
+        self.calls = []
+
+    def __call__(self, api_url):
+        name = api_url.split('//')[1].split(':')[0]
+        members = self
+
+        class Client(object):
+            def get_json(self, path, timeout=None):
+                members.calls.append((name, path, timeout))
+                script = members.answers[name]
+                answer = script.pop(0) if len(script) > 1 else script[0]
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+        return Client()
+
+
+PRIMARY_RUNNING = {'state': 'running', 'role': 'primary'}
+PRIMARY_STOPPING = {'state': 'stopping', 'role': 'primary'}
+
+
+def test_wait_asks_the_leader_itself(monkeypatch):
+    """GET /cluster still shows pg1 running while pg1 itself says it is stopping: those polls count as unavailable."""
+    monkeypatch.setattr(mod, '_Poster', SyncPoster)
+    clock = FakeClock()
+    members = FakeMembers({'pg1': [PRIMARY_RUNNING, PRIMARY_RUNNING, PRIMARY_STOPPING, PRIMARY_STOPPING,
+                                   ConnectionFailed('down')],
+                           'pg2': [{'state': 'starting', 'role': 'primary'}, PRIMARY_RUNNING]})
+    script = [BEFORE, BEFORE, BEFORE, NO_LEADER, NEW_LEADER_OLD_STOPPED, DONE]
+    client = FakeClient(clusters=script)
+    view, dummy, unavailable, source = mod.switch_and_wait(client, NOW_SWITCH, 30, 10, before=cluster(*BEFORE['members']),
+                                                           member_client=members, clock=clock.time, sleep=clock.sleep)
+    # baseline (pg1 running), poll 0 pg1 running, 1 and 2 pg1 stopping, 3 no leader, 4 pg2 starting, 5 pg2 running
+    assert source == 'member' and view['leader'] == 'pg2'
+    assert unavailable == 1.0
+    assert members.calls[0] == ('pg1', '', mod.LIVE_TIMEOUT)
+
+
+def test_wait_falls_back_to_the_dcs_view_when_members_cannot_be_reached(monkeypatch):
+    monkeypatch.setattr(mod, '_Poster', SyncPoster)
+    clock = FakeClock()
+    members = FakeMembers({'pg1': [ConnectionFailed('no route')], 'pg2': [ConnectionFailed('no route')]})
+    client = FakeClient(clusters=[BEFORE, NO_LEADER, DONE])
+    dummy, dummy2, unavailable, source = mod.switch_and_wait(client, NOW_SWITCH, 30, 10, before=cluster(*BEFORE['members']),
+                                                             member_client=members, clock=clock.time, sleep=clock.sleep)
+    assert source == 'dcs' and unavailable == 0.25
+    assert [c[0] for c in members.calls] == ['pg1']  # asked once, before the switchover, then never again
+
+
+@pytest.mark.parametrize('answer, expected', [
+    (PRIMARY_RUNNING, True), ({'state': 'running', 'role': 'master'}, True), (PRIMARY_STOPPING, False),
+    ({'state': 'running', 'role': 'replica'}, False), (PatroniApiError('x', status=503), False), ('text', False),
+])
+def test_leader_live(answer, expected):
+    assert mod.leader_live(cluster(), FakeMembers({'pg1': [answer]})) is expected
 
 
 class SyncPoster(mod._Poster):
@@ -379,7 +441,7 @@ def test_the_poster_thread_reports_errors():
 def test_return_documentation_matches_the_result_keys():
     import yaml
     returned = yaml.safe_load(mod.RETURN)
-    assert set(returned) == {'before', 'after', 'switchover', 'unavailable_seconds', 'diff'}
+    assert set(returned) == {'before', 'after', 'switchover', 'unavailable_seconds', 'unavailable_source', 'diff'}
     assert set(returned['switchover']['contains']) == {'from', 'to', 'scheduled_at', 'response'}
     assert set(returned['before']['contains']) == set(mod.summary(cluster()))
     json.dumps(mod.predict(cluster(), NOW_SWITCH))  # the prediction is plain data
