@@ -17,6 +17,7 @@ import testinfra
 NODES = ("pg1", "pg2", "pg3")
 ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
 LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 CA = os.path.join(LAB, "pki", "ca.crt")
 
 
@@ -125,6 +126,42 @@ def test_unsafe_endpoints_need_credentials():
     assert api(lead, "/switchover", method="POST", body=body)[0] == 401
     assert api(lead, "/switchover", method="POST", auth=("patroni", "wrong"), body=body)[0] == 401
     assert leader() == lead
+
+
+def run_playbook(name, *args):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    cfg = os.path.join(LAB, "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.path.join(LAB, "inventory"), os.path.join(REPO, "playbooks", name), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_timing_that_patroni_would_silently_change_is_refused():
+    proc = run_playbook("site.yml", "--check", "-e",
+                        '{"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10}')
+    assert proc.returncode != 0
+    said = "loop_wait + 2 * retry_timeout <= ttl (30 > 20 here)" in " ".join((proc.stdout + proc.stderr).split())
+    assert said, proc.stderr[-2000:]
+
+
+def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
+    old = leader()
+    target = next(m["name"] for m in cluster()["members"] if m["role"] == "sync_standby")
+    proc = run_playbook("switchover.yml", "-e", "switchover_leader=%s" % target)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert leader() == target
+    with connect(target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_is_in_recovery()")
+        assert cur.fetchone()[0] is False
+    conn.close()
+
+    def old_streams():
+        return any(m["name"] == old and m["state"] == "streaming" for m in cluster()["members"])
+    assert wait_for(old_streams, timeout=60), cluster()
+    again = run_playbook("switchover.yml", "-e", "switchover_leader=%s" % target)
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
 
 
 def test_hard_kill_of_the_leader_loses_no_acknowledged_write():

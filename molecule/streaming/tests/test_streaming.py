@@ -207,7 +207,9 @@ def test_standby_role_refuses_to_replace_a_primary(node):
     before = (controldata(pg1), psql(pg1, "SELECT pg_postmaster_start_time()"), psql(pg2, slots))
     proc = run_playbook(os.path.join(REPO, "molecule", "streaming", "standby_over_primary.yml"))
     assert proc.returncode != 0, proc.stdout[-3000:]
-    assert "set standby_reclone=true" in " ".join(proc.stdout.split()), proc.stdout[-3000:]
+    # Ansible prints the failure on stderr; the message names the option that resolves it.
+    said = "set standby_reclone=true" in " ".join((proc.stdout + proc.stderr).split())
+    assert said, proc.stderr[-2000:]
     assert psql(pg1, "SELECT pg_is_in_recovery()") == [["f"]]
     after = (controldata(pg1), psql(pg1, "SELECT pg_postmaster_start_time()"), psql(pg2, slots))
     assert after == before
