@@ -20,7 +20,7 @@ export PY_COLORS := 0
 export PYTHONPATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all
+.PHONY: help bench-failover host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all
 
 help:
 	@echo "make lab [TOPOLOGY=streaming]   build (or converge) the lab and print its state"
@@ -92,6 +92,11 @@ molecule-all: lab-env
 	  echo "=== molecule scenario $$s"; \
 	  $(BIN)/molecule test -s $$s || exit 1; \
 	done
+
+# Failover benchmark on the HA lab (build it first: make lab TOPOLOGY=ha); prints a table.
+BENCH_ARGS ?=
+bench-failover: lab-env
+	$(BIN)/python benchmarks/failover.py --lab $(LAB_DIR)/ha $(BENCH_ARGS)
 
 test: lint sanity docs-lint units server-tests molecule-all
 	@echo "make test: all gates passed"

@@ -119,6 +119,63 @@ def test_servers_agree_with_patroni_on_who_leads():
         assert in_recovery is (name != lead), name
 
 
+def through(port):
+    """A connection as the lab user through HAProxy on lb1 (127.0.1.10)."""
+    return psycopg2.connect(host="127.0.1.10", port=port, dbname="postgres", user="lab",
+                            password=secret("lab"), sslmode="disable", connect_timeout=3)
+
+
+def server_of(port):
+    conn = through(port)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_is_in_recovery(), host(inet_server_addr())")
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def test_haproxy_routes_writes_to_the_leader_and_reads_to_replicas():
+    lead = leader()
+    assert wait_for(lambda: server_of(5000) == (False, ADDRESS[lead]), timeout=30), server_of(5000)
+    replicas = {ADDRESS[n] for n in NODES if n != lead}
+    seen = set()
+    for _ in range(8):
+        in_recovery, address = server_of(5001)
+        assert in_recovery is True
+        seen.add(address)
+    assert seen <= replicas and seen, seen
+    assert server_of(5010) == (False, ADDRESS[lead])
+    assert server_of(5011)[0] is True
+
+
+def test_pgbouncer_pools_in_transaction_mode_with_auth_query(node):
+    lead = leader()
+    console = psycopg2.connect(host=ADDRESS[lead], port=6432, dbname="pgbouncer", user="pgbouncer_admin",
+                               password=secret("pgbouncer_admin"), sslmode="disable", connect_timeout=3)
+    console.autocommit = True
+    try:
+        with console.cursor() as cur:
+            cur.execute("SHOW CONFIG")
+            config = {row[0]: row[1] for row in cur.fetchall()}
+    finally:
+        console.close()
+    assert config["pool_mode"] == "transaction"
+    assert config["auth_type"] == "scram-sha-256"
+    assert config["auth_query"].startswith("SELECT usename, passwd FROM pgbouncer.user_lookup(")
+    with node(lead).sudo():
+        userlist = node(lead).file("/etc/pgbouncer/userlist.txt").content_string
+    assert '"lab"' not in userlist  # the lab user logs in through auth_query: no userlist drift
+    conn = psycopg2.connect(host=ADDRESS[lead], port=6432, dbname="postgres", user="lab",
+                            password=secret("lab"), sslmode="disable", connect_timeout=3)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_user, pg_is_in_recovery()")
+            assert cur.fetchone() == ("lab", False)
+    finally:
+        conn.close()
+
+
 def test_unsafe_endpoints_need_credentials():
     lead = leader()
     replica = next(n for n in NODES if n != lead)
