@@ -10,7 +10,7 @@ BIN         := $(VENV)/bin
 COLLECTIONS := $(REPO)/.build/collections
 LAB_DIR     := $(REPO)/.lab
 SCENARIO    ?= streaming
-TOPOLOGY    ?= streaming
+TOPOLOGY    ?= ha
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export CONTAINERS_CONF := $(LAB_DIR)/containers.conf
@@ -23,7 +23,7 @@ export PATH := $(BIN):$(PATH)
 .PHONY: help bench-failover host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all
 
 help:
-	@echo "make lab [TOPOLOGY=streaming]   build (or converge) the lab and print its state"
+	@echo "make lab [TOPOLOGY=ha|streaming] build (or converge) the lab and print its state"
 	@echo "make lab-destroy                remove the lab's containers and state"
 	@echo "make test                       every gate: lint, sanity, units, module tests, Molecule"
 	@echo "make units | lint | sanity | molecule SCENARIO=<name>"
@@ -53,10 +53,17 @@ $(LAB_DIR)/containers.conf: molecule/_lab/podman-env.sh
 lab-env: host-deps venv collection $(LAB_DIR)/containers.conf
 
 lab: lab-env
+	@# One lab at a time: the topologies share node names and addresses.
+	@for t in $$(ls $(LAB_DIR) 2>/dev/null); do \
+	  if [ "$$t" != "$(TOPOLOGY)" ] && [ -d $(LAB_DIR)/$$t ] && [ -d molecule/$$t ]; then \
+	    echo "lab: removing the $$t lab first"; \
+	    MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$$t $(BIN)/molecule destroy -s $$t >/dev/null && rm -rf $(LAB_DIR)/$$t; \
+	  fi; \
+	done
 	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule create -s $(TOPOLOGY)
 	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule converge -s $(TOPOLOGY)
 	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/ansible-playbook \
-	  -i $(LAB_DIR)/$(TOPOLOGY)/inventory molecule/_lab/report.yml \
+	  -i $(LAB_DIR)/$(TOPOLOGY)/inventory molecule/$(TOPOLOGY)/report.yml \
 	  -e pgha_lab_endpoints_file=$(LAB_DIR)/endpoints.json
 
 lab-destroy: lab-env

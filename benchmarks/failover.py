@@ -78,12 +78,14 @@ class Lab:
         states = sorted(m["state"] for m in state["members"])
         return states == ["running", "streaming", "streaming"] and any(m["role"] == "sync_standby" for m in state["members"])
 
-    def connect(self):
-        if self.rw:
+    def connect(self, admin=False):
+        """The writer's connection: the lab user through HAProxy and PgBouncer when the lab
+        has them; else (and for setup and checks) the superuser on the leader, over TLS."""
+        if self.rw and not admin:
             host, port = self.rw
-        else:
-            host, port = self.nodes[self.leader()], 5432
-        return psycopg2.connect(host=host, port=port, dbname="postgres", user="postgres",
+            return psycopg2.connect(host=host, port=port, dbname="postgres", user="lab",
+                                    password=self.secret("lab"), sslmode="disable", connect_timeout=2)
+        return psycopg2.connect(host=self.nodes[self.leader()], port=5432, dbname="postgres", user="postgres",
                                 password=self.secret("superuser"), sslmode="require", connect_timeout=2)
 
 
@@ -151,7 +153,7 @@ def trial(lab, event, run_id):
     times = [t for t, _ in acks]
     gaps = [later - earlier for earlier, later in zip(times, times[1:]) if later > event_at]
     gap = max(gaps) if gaps else float("nan")
-    with lab.connect() as conn, conn.cursor() as cur:
+    with lab.connect(admin=True) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM pgha_bench WHERE id = ANY(%s)", ([i for _, i in acks],))
         present = cur.fetchone()[0]
     conn.close()
@@ -170,8 +172,9 @@ def main():
     lab = Lab(args.lab)
     if not lab.healthy():
         raise SystemExit("the HA lab is not healthy (make lab TOPOLOGY=ha): %s" % lab.cluster())
-    with lab.connect() as conn, conn.cursor() as cur:
+    with lab.connect(admin=True) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS pgha_bench (id bigint PRIMARY KEY, at timestamptz DEFAULT now())")
+        cur.execute("GRANT SELECT, INSERT ON pgha_bench TO lab")
     conn.close()
     rows, run_id = [], 1
     try:

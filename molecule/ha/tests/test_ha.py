@@ -120,9 +120,13 @@ def test_servers_agree_with_patroni_on_who_leads():
 
 
 def through(port):
-    """A connection as the lab user through HAProxy on lb1 (127.0.1.10)."""
+    """A connection as the lab user through HAProxy on lb1 (127.0.1.10): to PgBouncer on
+    5000/5001 (client TLS off), straight to PostgreSQL on 5010/5011 (TLS required; verify-ca:
+    the certificate names the member, not the proxy)."""
     return psycopg2.connect(host="127.0.1.10", port=port, dbname="postgres", user="lab",
-                            password=secret("lab"), sslmode="disable", connect_timeout=3)
+                            password=secret("lab"), connect_timeout=3,
+                            sslmode="verify-ca" if port in (5010, 5011) else "disable",
+                            sslrootcert=CA)
 
 
 def server_of(port):
