@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Failover benchmark on the HA lab (`make lab TOPOLOGY=ha`), printed as a table.
 
 For each timing preset and each event, over N trials, a client writes one row every 20 ms
@@ -150,11 +149,11 @@ def trial(lab, event, run_id):
             subprocess.run(["podman", "exec", leader, "systemctl", "start", "patroni"], check=False,
                            capture_output=True, timeout=120)
     # The longest stretch without an acknowledged commit that ends after the event.
-    times = [t for t, _ in acks]
+    times = [ack[0] for ack in acks]
     gaps = [later - earlier for earlier, later in zip(times, times[1:]) if later > event_at]
     gap = max(gaps) if gaps else float("nan")
     with lab.connect(admin=True) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pgha_bench WHERE id = ANY(%s)", ([i for _, i in acks],))
+        cur.execute("SELECT count(*) FROM pgha_bench WHERE id = ANY(%s)", ([ack[1] for ack in acks],))
         present = cur.fetchone()[0]
     conn.close()
     if not wait(lab.healthy, 240, 2):
@@ -183,7 +182,7 @@ def main():
             time.sleep(5)
             for event in args.events.split(","):
                 gaps, lost, total = [], 0, 0
-                for _ in range(args.trials):
+                for _trial in range(args.trials):
                     gap, missing, acked = trial(lab, event, run_id)
                     run_id += 1
                     gaps.append(gap)

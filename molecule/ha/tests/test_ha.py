@@ -144,7 +144,7 @@ def test_haproxy_routes_writes_to_the_leader_and_reads_to_replicas():
     assert wait_for(lambda: server_of(5000) == (False, ADDRESS[lead]), timeout=30), server_of(5000)
     replicas = {ADDRESS[n] for n in NODES if n != lead}
     seen = set()
-    for _ in range(8):
+    for _attempt in range(8):
         in_recovery, address = server_of(5001)
         assert in_recovery is True
         seen.add(address)
