@@ -153,6 +153,13 @@ def test_haproxy_routes_writes_to_the_leader_and_reads_to_replicas():
     assert server_of(5011)[0] is True
 
 
+def test_haproxy_checks_follow_the_patroni_timing_preset():
+    """The inventory sets patroni_timing fast only; HAProxy's checks take the same preset."""
+    lb1 = testinfra.get_host("podman://lb1")
+    config = lb1.file("/etc/haproxy/haproxy.cfg").content_string
+    assert "default-server inter 1s fall 2 rise 1 " in config, config
+
+
 def test_pgbouncer_pools_in_transaction_mode_with_auth_query(node):
     lead = leader()
     console = psycopg2.connect(host=ADDRESS[lead], port=6432, dbname="pgbouncer", user="pgbouncer_admin",
