@@ -265,3 +265,19 @@ def background(argv, stop_timeout=15):
                 proc.wait(timeout=stop_timeout)
         if proc.stdout:
             proc.stdout.close()
+
+
+# --- pg_subscription: a second, independent cluster used as a logical replication subscriber ---------------------------
+
+@pytest.fixture(scope='session')
+def subscriber(pg_bindir, pg_base):
+    """An independent cluster (its own initdb, not a standby) to subscribe to publications of ``primary``."""
+    cluster = Cluster(pg_bindir, pg_base, 'subscriber', free_port())
+    run_checked(as_server_user([cluster.tool('initdb'), '-D', cluster.datadir, '-U', 'postgres', '--auth=trust',
+                                '-E', 'UTF8', '--locale=C']))
+    cluster.configure('max_logical_replication_workers = 8\nmax_worker_processes = 16\nwal_retrieve_retry_interval = 1s\n')
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -1,0 +1,1270 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2025, pgha.replication contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_subscription
+short_description: Create, alter and drop PostgreSQL logical replication subscriptions
+version_added: 0.1.0
+description:
+  - Manage a logical replication subscription on the subscriber, in the database the module connects to (O(login_db)).
+  - Options left unset are not managed; an existing subscription keeps its value.
+  - Options that apply at creation only and are stored by the server (O(two_phase)) are never changed silently; when they
+    differ from the existing subscription the module fails and names the option that resolves the conflict.
+  - The publisher's password (O(connection.password)) and the stored connection string's password are never shown in
+    RV(queries), results, diffs or error messages; they appear as V(********).
+author:
+  - pgha.replication developers (@pgha)
+extends_documentation_fragment:
+  - pgha.replication._postgres
+options:
+  name:
+    description:
+      - Name of the subscription.
+      - Lower case letters, digits and underscores only, at most 63 bytes (it is also the default slot name on the
+        publisher). Other names fail before the server is touched.
+    type: str
+    required: true
+    version_added: 0.1.0
+  state:
+    description:
+      - V(present) creates the subscription if it does not exist and aligns the options that are set.
+      - V(absent) drops it if it exists (see O(drop_slot)).
+    type: str
+    choices: [present, absent]
+    default: present
+    version_added: 0.1.0
+  publications:
+    description:
+      - Publications on the publisher to subscribe to. Required to create the subscription.
+      - When the subscription exists with another set of publications (order does not matter), the set is replaced with
+        C(ALTER SUBSCRIPTION ... SET PUBLICATION ... WITH (refresh = true)), which also starts the initial copy of new tables
+        (see O(copy_data)). A disabled subscription cannot be refreshed; its publications are then set with
+        C(refresh = false) and O(refresh=true) picks up the tables once it is enabled.
+    type: list
+    elements: str
+    version_added: 0.1.0
+  connection:
+    description:
+      - How the subscriber connects to the publisher (libpq keywords). Required to create the subscription.
+      - Together with O(connection_extra) it describes the whole connection string; when set, keywords of the existing
+        subscription's connection string that are not given here are removed. Unset, the connection is not managed.
+      - Values are quoted as libpq requires; the stored connection string is parsed and compared keyword by keyword,
+        the password included, so the connection is only altered when something differs.
+    type: dict
+    version_added: 0.1.0
+    suboptions:
+      host:
+        description:
+          - Host names, IP addresses or unix socket directories of the publisher. Several hosts (a list, or a comma
+            separated string) make a libpq multi-host connection; with O(connection.target_session_attrs=read-write) the
+            subscription follows the primary after a failover.
+        type: list
+        elements: str
+        version_added: 0.1.0
+      port:
+        description:
+          - Port, or one port per host in O(connection.host).
+        type: list
+        elements: int
+        version_added: 0.1.0
+      dbname:
+        description: Database of the publication on the publisher.
+        type: str
+        version_added: 0.1.0
+      user:
+        description: Role used on the publisher; it needs the C(REPLICATION) attribute and C(SELECT) on the published tables.
+        type: str
+        version_added: 0.1.0
+      password:
+        description:
+          - Password of O(connection.user). Stored by the server in the subscription's connection string (readable by
+            superusers only); compared with it so it is only changed when it differs.
+          - Never shown; a change shows as V(******** (changed\)) in the diff.
+        type: str
+        version_added: 0.1.0
+      sslmode:
+        description: libpq C(sslmode).
+        type: str
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+        version_added: 0.1.0
+      sslrootcert:
+        description: File of certificate authorities, on the subscriber host, used to verify the publisher.
+        type: str
+        version_added: 0.1.0
+      connect_timeout:
+        description: Seconds libpq waits for the connection to the publisher.
+        type: int
+        version_added: 0.1.0
+      target_session_attrs:
+        description: Which of several O(connection.host) to use; V(read-write) or V(primary) follow the primary.
+        type: str
+        choices: [any, read-write, read-only, primary, standby, prefer-standby]
+        version_added: 0.1.0
+      application_name:
+        description:
+          - Name shown in C(pg_stat_replication) on the publisher. PostgreSQL uses the subscription name when unset.
+        type: str
+        version_added: 0.1.0
+  connection_extra:
+    description:
+      - Other libpq keywords of the connection string, for example C(keepalives_idle) or C(sslcert).
+      - Keywords are checked against the libpq keyword list; keywords that have their own O(connection) suboption, and
+        C(password) and C(sslpassword), are refused here.
+    type: dict
+    version_added: 0.1.0
+  enabled:
+    description:
+      - Whether the subscription is enabled (its apply worker runs). New subscriptions are enabled unless V(false).
+    type: bool
+    version_added: 0.1.0
+  slot_name:
+    description:
+      - Name of the replication slot on the publisher. PostgreSQL uses O(name) when unset at creation.
+      - Changing it on an existing subscription only changes which slot is used; no slot is created.
+    type: str
+    version_added: 0.1.0
+  create_slot:
+    description:
+      - Whether C(CREATE SUBSCRIPTION) creates the slot on the publisher (PostgreSQL's default is V(true)).
+      - Applies at creation only; ignored for an existing subscription.
+    type: bool
+    version_added: 0.1.0
+  copy_data:
+    description:
+      - Whether the existing rows of the published tables are copied (PostgreSQL's default is V(true)).
+      - Applies at creation and to the refresh that follows a change of O(publications) or O(refresh=true); it is not a
+        property of the subscription and is never compared.
+    type: bool
+    version_added: 0.1.0
+  binary:
+    description: Whether the publisher sends data in binary format.
+    type: bool
+    version_added: 0.1.0
+  streaming:
+    description:
+      - Streaming of large in-progress transactions - V(off), V(on), or V(parallel) (PostgreSQL 16 or later).
+      - Booleans are accepted for V(on) and V(off).
+    type: str
+    version_added: 0.1.0
+  synchronous_commit:
+    description:
+      - C(synchronous_commit) of the apply worker - V(off), V(local), V(remote_write), V(remote_apply) or V(on).
+    type: str
+    version_added: 0.1.0
+  disable_on_error:
+    description: Whether the subscription disables itself when the apply worker hits an error (PostgreSQL 15 or later).
+    type: bool
+    version_added: 0.1.0
+  two_phase:
+    description:
+      - Whether prepared transactions are replicated at PREPARE time (PostgreSQL 15 or later).
+      - Applies at creation only. When set and the existing subscription differs, the module fails.
+    type: bool
+    version_added: 0.1.0
+  origin:
+    description:
+      - V(none) applies only changes that originated on the publisher, V(any) all changes (PostgreSQL 16 or later;
+        refused on older servers).
+    type: str
+    choices: [any, none]
+    version_added: 0.1.0
+  refresh:
+    description:
+      - Pick up tables added to (or removed from) the subscribed publications since the subscription was created or last
+        refreshed, with C(ALTER SUBSCRIPTION ... REFRESH PUBLICATION).
+      - To stay idempotent the module connects to the publisher with the subscription's connection string, reads
+        C(pg_publication_tables) (read-only) and refreshes only when that set of tables differs from the subscription's
+        tables (C(pg_subscription_rel)); check mode makes the same comparison.
+      - Needs an enabled subscription. Not needed when O(publications) changes, which refreshes anyway.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  skip_lsn:
+    description:
+      - Finish LSN of a remote transaction the apply worker must skip (C(ALTER SUBSCRIPTION ... SKIP)), to get past a
+        conflict. PostgreSQL reports it in the server log (C(finished at 0/14C0378)). PostgreSQL 15 or later.
+      - Not changed when the subscription already has this skip LSN, nor when the subscription has already applied
+        past it (its replication origin is beyond the LSN); RV(skip) tells which.
+      - The skip is run before O(enabled=true) so a subscription disabled by O(disable_on_error) resumes past the conflict.
+    type: str
+    version_added: 0.1.0
+  drop_slot:
+    description:
+      - With O(state=absent), V(true) drops the slot on the publisher with the subscription, which fails when the
+        publisher cannot be reached.
+      - V(false) disables the subscription, detaches it from its slot (C(slot_name = NONE)) and drops it without
+        contacting the publisher; the slot stays on the publisher and must be dropped there
+        (M(pgha.replication.pg_replication_slot)) or it retains WAL.
+    type: bool
+    default: true
+    version_added: 0.1.0
+  wait:
+    description:
+      - Wait until every table of the subscription is ready (C(pg_subscription_rel) state V(r)), i.e. its initial copy
+        is done and it is replicated by the apply worker. Needs an enabled subscription. Not done in check mode.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait=true); the module then fails and lists each table's state.
+    type: int
+    default: 300
+    version_added: 0.1.0
+attributes:
+  check_mode:
+    description:
+      - Can run in check mode and predict the same changes, queries and diff as a real run.
+      - With O(refresh=true) check mode also connects to the publisher (read-only) to compare the tables.
+    support: full
+  diff_mode:
+    description: Returns the subscription's managed attributes before and after in RV(diff); passwords are masked.
+    support: full
+  action_group:
+    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pgha.replication.postgresql
+notes:
+  - Run it on the subscriber. Creating or dropping a subscription needs superuser (or C(pg_create_subscription) on
+    PostgreSQL 16); reading the stored connection string needs superuser.
+  - The tables must exist on the subscriber with the same names before the subscription (or the refresh) is created.
+  - Before a statement that carries the password, the module sets C(log_statement), C(log_min_error_statement) and
+    C(log_min_duration_statement) for its own session so that the server does not write the statement to its log. This
+    needs superuser; for other roles the server's settings apply and a failing C(CREATE SUBSCRIPTION) may be logged,
+    password included.
+seealso:
+  - module: pgha.replication.pg_replication_slot
+  - module: pgha.replication.pg_replication_info
+  - name: CREATE SUBSCRIPTION
+    description: PostgreSQL documentation of the subscription options.
+    link: https://www.postgresql.org/docs/current/sql-createsubscription.html
+  - name: Logical replication conflicts
+    description: How to find the finish LSN of a failing transaction and skip it.
+    link: https://www.postgresql.org/docs/current/logical-replication-conflicts.html
+'''
+
+EXAMPLES = r'''
+- name: Subscribe to the publication app_pub, following the primary after a failover
+  pgha.replication.pg_subscription:
+    name: app_sub
+    login_db: app
+    publications: [app_pub]
+    connection:
+      host: [10.0.0.11, 10.0.0.12]
+      port: 5432
+      dbname: app
+      user: replicator
+      password: "{{ replicator_password }}"
+      target_session_attrs: read-write
+      sslmode: require
+    disable_on_error: true
+    wait: true
+  become: true
+  become_user: postgres
+
+- name: Pick up tables added to the publication since
+  pgha.replication.pg_subscription:
+    name: app_sub
+    login_db: app
+    refresh: true
+  become: true
+  become_user: postgres
+
+- name: Skip the conflicting transaction and resume
+  pgha.replication.pg_subscription:
+    name: app_sub
+    login_db: app
+    skip_lsn: 0/14C0378
+    enabled: true
+  become: true
+  become_user: postgres
+
+- name: Drop a subscription whose publisher is gone (the slot stays on the publisher)
+  pgha.replication.pg_subscription:
+    name: app_sub
+    login_db: app
+    state: absent
+    drop_slot: false
+  become: true
+  become_user: postgres
+'''
+
+RETURN = r'''
+subscription:
+  description:
+    - The subscription after the run (predicted in check mode), or V(null) when it does not exist.
+    - Attributes the server does not have (for example RV(subscription.origin) before PostgreSQL 16) are V(null).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the subscription.
+      type: str
+      sample: app_sub
+    owner:
+      description: Owner of the subscription.
+      type: str
+      sample: postgres
+    enabled:
+      description: Whether the subscription is enabled.
+      type: bool
+      sample: true
+    publications:
+      description: Subscribed publications.
+      type: list
+      elements: str
+      sample: [app_pub]
+    connection:
+      description: The stored connection string parsed into libpq keywords; C(password) and C(sslpassword) are V(********).
+      type: dict
+      sample: {host: '10.0.0.11,10.0.0.12', port: '5432', dbname: app, user: replicator, password: '********'}
+    slot_name:
+      description: Slot on the publisher; V(null) when detached.
+      type: str
+      sample: app_sub
+    binary:
+      description: Binary transfer.
+      type: bool
+      sample: false
+    streaming:
+      description: V(off), V(on) or V(parallel).
+      type: str
+      sample: 'off'
+    synchronous_commit:
+      description: C(synchronous_commit) of the apply worker.
+      type: str
+      sample: 'off'
+    disable_on_error:
+      description: Whether an apply error disables the subscription.
+      type: bool
+      sample: true
+    two_phase:
+      description: Whether two-phase commit was requested.
+      type: bool
+      sample: false
+    two_phase_state:
+      description: V(disabled), V(pending) or V(enabled).
+      type: str
+      sample: disabled
+    origin:
+      description: V(any) or V(none) (PostgreSQL 16 or later).
+      type: str
+      sample: any
+    skip_lsn:
+      description: LSN of the remote transaction the apply worker will skip; V(null) when none.
+      type: str
+      sample: null
+tables:
+  description: The subscription's tables (C(pg_subscription_rel)); an empty list when it does not exist.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Schema-qualified table name.
+      type: str
+      sample: public.orders
+    state:
+      description: State letter - V(i), V(d), V(f), V(s) or V(r).
+      type: str
+      sample: r
+    state_name:
+      description: The state in words - V(initialize), V(data copy), V(finished table copy), V(synchronized), V(ready).
+      type: str
+      sample: ready
+    lsn:
+      description: Remote LSN of the state change (V(null) in some states).
+      type: str
+      sample: 0/1A2B3C8
+worker:
+  description: The apply worker (C(pg_stat_subscription)), or V(null) when it does not run.
+  returned: always
+  type: dict
+  contains:
+    pid:
+      description: Process ID of the apply worker.
+      type: int
+      sample: 4242
+    received_lsn:
+      description: Last WAL location received.
+      type: str
+      sample: 0/1A2B3C8
+    latest_end_lsn:
+      description: Last WAL location reported to the publisher.
+      type: str
+      sample: 0/1A2B3C8
+    last_msg_receipt_time:
+      description: When the last message from the publisher was received (ISO 8601).
+      type: str
+      sample: '2025-01-01T12:00:00.000000+00:00'
+stats:
+  description: Error counters (C(pg_stat_subscription_stats), PostgreSQL 15 or later), or V(null).
+  returned: always
+  type: dict
+  contains:
+    apply_error_count:
+      description: Errors of the apply worker since the statistics were reset.
+      type: int
+      sample: 0
+    sync_error_count:
+      description: Errors during initial table copies.
+      type: int
+      sample: 0
+    stats_reset:
+      description: When the counters were last reset.
+      type: str
+      sample: null
+skip:
+  description: What became of O(skip_lsn).
+  returned: when O(skip_lsn) is set and the subscription exists
+  type: dict
+  contains:
+    lsn:
+      description: The requested LSN, normalised.
+      type: str
+      sample: 0/14C0378
+    action:
+      description:
+        - V(set) - the skip was set by this run; V(pending) - it was already set and not reached yet;
+          V(passed) - the subscription had already applied or skipped past it, nothing done.
+      type: str
+      sample: set
+    origin_lsn:
+      description: Remote LSN up to which the subscription had applied before the run.
+      type: str
+      sample: 0/14C0300
+queries:
+  description: The statements run, or that would run in check mode, with passwords masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ALTER SUBSCRIPTION \"app_sub\" SET PUBLICATION \"app_pub\", \"new_pub\" WITH (refresh = true)"]
+diff:
+  description: The subscription's managed attributes before and after, passwords masked.
+  returned: when diff mode is enabled
+  type: dict
+  contains:
+    before:
+      description: Attributes before the run.
+      type: dict
+      sample: {state: absent}
+    after:
+      description: Attributes after the run.
+      type: dict
+      sample: {state: present, enabled: true, publications: [app_pub]}
+'''
+
+import re
+import time
+from collections import namedtuple
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
+    HAS_PSYCOPG2,
+    PSYCOPG2_IMPORT_ERROR,
+    Conflict,
+    ConnectionFailed,
+    InvalidInput,
+    PgHaError,
+    Unsupported,
+    WaitTimeout,
+    connect,
+    execute,
+    fetch_all,
+    fetch_one,
+    postgres_argument_spec,
+    psycopg2,
+    render,
+    scrub,
+    server_facts,
+    sql,
+)
+
+NAME_RE = re.compile(r'^[a-z0-9_]{1,63}$')
+LSN_RE = re.compile(r'^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$')
+KEYWORD_RE = re.compile(r'^[a-z_]+$')
+MASK = '********'
+SECRET_KEYS = ('password', 'sslpassword')
+WHITESPACE = ' \t\n\r\f\v'
+
+# Keywords with their own suboption of `connection`, in the order they are written in the connection string.
+CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'connect_timeout',
+                   'target_session_attrs', 'application_name')
+# libpq connection keywords accepted in connection_extra (PostgreSQL 17's list; the publisher's libpq may know fewer).
+LIBPQ_KEYWORDS = frozenset((
+    'hostaddr', 'passfile', 'require_auth', 'channel_binding', 'client_encoding', 'options',
+    'fallback_application_name', 'keepalives', 'keepalives_idle', 'keepalives_interval', 'keepalives_count',
+    'tcp_user_timeout', 'gssencmode', 'sslnegotiation', 'sslcompression', 'sslcert', 'sslkey', 'sslcertmode', 'sslcrl',
+    'sslcrldir', 'sslsni', 'requirepeer', 'ssl_min_protocol_version', 'ssl_max_protocol_version', 'krbsrvname',
+    'gsslib', 'gssdelegation', 'service', 'load_balance_hosts',
+))
+SYNC_COMMIT_VALUES = ('off', 'local', 'remote_write', 'remote_apply', 'on')
+BOOL_WORDS = {'true': 'on', 'yes': 'on', 'on': 'on', '1': 'on', 'false': 'off', 'no': 'off', 'off': 'off', '0': 'off'}
+TABLE_STATES = {'i': 'initialize', 'd': 'data copy', 'f': 'finished table copy', 's': 'synchronized', 'r': 'ready'}
+TWO_PHASE_STATES = {'d': 'disabled', 'p': 'pending', 'e': 'enabled'}
+# Options set with ALTER SUBSCRIPTION ... SET (...), in this order, with the minimum server version.
+SET_OPTIONS = (('slot_name', 0), ('binary', 140000), ('streaming', 140000), ('synchronous_commit', 0),
+               ('disable_on_error', 150000), ('origin', 160000))
+MANAGED_KEYS = ('enabled', 'publications', 'connection', 'slot_name', 'binary', 'streaming', 'synchronous_commit',
+                'disable_on_error', 'two_phase', 'origin')
+
+# One statement of a plan: `template` is SQL text where {0}, {1}... are identifiers (a str, or a list joined with
+# commas) and %s are values bound from `params`; `shown` are the params rendered for `queries` (secrets masked).
+Step = namedtuple('Step', ['template', 'idents', 'params', 'shown'])
+
+
+def step(template, idents=(), params=None, shown=None):
+    return Step(template, tuple(idents), params, params if shown is None else shown)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# libpq connection strings (pure)
+
+def quote_conninfo_value(value):
+    """Quote a value for a libpq keyword/value connection string: single quotes, \\ and ' escaped with a backslash."""
+    return "'" + value.replace('\\', '\\\\').replace("'", "\\'") + "'"
+
+
+def build_conninfo(pairs):
+    """Build a connection string from (keyword, value) pairs, every value quoted."""
+    return ' '.join('%s=%s' % (key, quote_conninfo_value(value)) for key, value in pairs)
+
+
+def _unquote_uri(text):
+    try:
+        from urllib.parse import unquote
+    except ImportError:  # Python 2
+        from urllib import unquote  # pylint: disable=no-name-in-module
+    return unquote(text)
+
+
+def parse_conninfo_uri(text):
+    """Parse a postgresql:// URI into a dict of libpq keywords. Pure; raises InvalidInput (without the values)."""
+    rest = text.split('://', 1)[1]
+    result = {}
+    query = None
+    if '?' in rest:
+        rest, query = rest.split('?', 1)
+    netloc, dbname = (rest.split('/', 1) + [None])[:2] if '/' in rest else (rest, None)
+    if '@' in netloc:
+        userinfo, netloc = netloc.rsplit('@', 1)
+        if ':' in userinfo:
+            user, password = userinfo.split(':', 1)
+            result['password'] = _unquote_uri(password)
+        else:
+            user = userinfo
+        if user:
+            result['user'] = _unquote_uri(user)
+    hosts, ports = [], []
+    if netloc:
+        for spec in netloc.split(','):
+            if spec.startswith('['):
+                host, _sep, tail = spec[1:].partition(']')
+                port = tail[1:] if tail.startswith(':') else ''
+            elif ':' in spec:
+                host, port = spec.rsplit(':', 1)
+            else:
+                host, port = spec, ''
+            hosts.append(_unquote_uri(host))
+            ports.append(port)
+    if any(hosts):
+        result['host'] = ','.join(hosts)
+    if any(ports):
+        result['port'] = ','.join(ports)
+    if dbname:
+        result['dbname'] = _unquote_uri(dbname)
+    if query:
+        for item in query.split('&'):
+            if not item:
+                continue
+            if '=' not in item:
+                raise InvalidInput('invalid URI query parameter in the connection string')
+            key, value = item.split('=', 1)
+            result[_unquote_uri(key)] = _unquote_uri(value)
+    return result
+
+
+def parse_conninfo(text):
+    """Parse a libpq connection string (keyword/value or URI) into a dict, as libpq's conninfo_parse() does. Pure.
+
+    Raises InvalidInput; error messages name keywords, never values.
+    """
+    text = text or ''
+    if text.startswith('postgresql://') or text.startswith('postgres://'):
+        return parse_conninfo_uri(text)
+    result = {}
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in WHITESPACE:
+            i += 1
+        if i >= n:
+            return result
+        start = i
+        while i < n and text[i] != '=' and text[i] not in WHITESPACE:
+            i += 1
+        key = text[start:i]
+        while i < n and text[i] in WHITESPACE:
+            i += 1
+        if i >= n or text[i] != '=':
+            raise InvalidInput('missing "=" after "%s" in the connection string' % key)
+        i += 1
+        while i < n and text[i] in WHITESPACE:
+            i += 1
+        buf = []
+        if i < n and text[i] == "'":
+            i += 1
+            closed = False
+            while i < n:
+                char = text[i]
+                if char == '\\':
+                    i += 1
+                    if i < n:
+                        buf.append(text[i])
+                        i += 1
+                    continue
+                if char == "'":
+                    i += 1
+                    closed = True
+                    break
+                buf.append(char)
+                i += 1
+            if not closed:
+                raise InvalidInput('unterminated quoted string in the connection string (keyword "%s")' % key)
+        else:
+            while i < n and text[i] not in WHITESPACE:
+                if text[i] == '\\' and i + 1 < n:
+                    i += 1
+                buf.append(text[i])
+                i += 1
+        result[key] = ''.join(buf)
+
+
+def mask_conninfo(parts):
+    """A copy of a parsed connection string with secret values masked. Pure."""
+    if parts is None:
+        return None
+    return dict((key, MASK if key in SECRET_KEYS and value is not None else value) for key, value in parts.items())
+
+
+def secret_variants(secret):
+    """The forms a secret can take in a message: raw, conninfo-escaped, and that inside a SQL literal. Pure."""
+    if not secret:
+        return []
+    escaped = secret.replace('\\', '\\\\').replace("'", "\\'")
+    in_sql = escaped.replace("'", "''")
+    variants = set([secret, escaped, in_sql, in_sql.replace('\\', '\\\\'), secret.replace("'", "''")])
+    return sorted(variants, key=len, reverse=True)
+
+
+def scrub_all(text, secrets):
+    """``text`` with every form of every secret masked. Pure."""
+    text = '%s' % (text,)
+    for secret in secrets:
+        for variant in secret_variants(secret):
+            text = scrub(text, variant)
+    return text
+
+
+def normalize_lsn(value):
+    """'0/014c0378' -> '0/14C0378'; raises InvalidInput. Pure."""
+    match = LSN_RE.match(value or '')
+    if not match:
+        raise InvalidInput("invalid skip_lsn %r: expected an LSN like 0/14C0378" % (value,))
+    return '%X/%X' % (int(match.group(1), 16), int(match.group(2), 16))
+
+
+def lsn_int(value):
+    high, low = value.split('/')
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def _on_off(value, option):
+    if value is None:
+        return None
+    word = BOOL_WORDS.get(str(value).lower())
+    if word is None:
+        raise InvalidInput('%s must be on or off, not %r' % (option, value))
+    return word
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Parameters (pure)
+
+def validate_name(value, option):
+    if value is None or not NAME_RE.match(value):
+        raise InvalidInput('invalid %s %r: use only lower case letters, digits and underscores, 1 to 63 characters'
+                           % (option, value))
+
+
+def desired_connection(params):
+    """The desired connection as an ordered list of (keyword, str value), or None when not managed. Pure."""
+    conn = params.get('connection')
+    extra = params.get('connection_extra')
+    if conn is None and extra is None:
+        return None
+    pairs = []
+    for key in CONNECTION_KEYS:
+        value = (conn or {}).get(key)
+        if value is None:
+            continue
+        if key in ('host', 'port'):
+            value = ','.join(str(item).strip() for item in value)
+        pairs.append((key, str(value)))
+    for key in sorted(extra or {}):
+        value = extra[key]
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = '1' if value else '0'
+        pairs.append((key, str(value)))
+    return pairs
+
+
+def validate_params(params):
+    """Check values and combinations the argument spec cannot express. Pure; raises InvalidInput."""
+    validate_name(params['name'], 'subscription name')
+    if params.get('slot_name') is not None:
+        validate_name(params['slot_name'], 'slot_name')
+    pubs = params.get('publications')
+    if pubs is not None:
+        if not pubs:
+            raise InvalidInput('publications must not be empty')
+        for pub in pubs:
+            if not pub or '\x00' in pub or len(pub.encode('utf-8')) > 63:
+                raise InvalidInput('invalid publication name %r: 1 to 63 bytes' % (pub,))
+    for key in sorted(params.get('connection_extra') or {}):
+        if key in ('password', 'sslpassword'):
+            raise InvalidInput('connection_extra must not hold %s: use connection.password (sslpassword is not supported; '
+                               'use an unencrypted client key readable by the server only)' % key)
+        if key in CONNECTION_KEYS:
+            raise InvalidInput('connection_extra.%s: set connection.%s instead' % (key, key))
+        if not KEYWORD_RE.match(key) or key not in LIBPQ_KEYWORDS:
+            raise InvalidInput('connection_extra: %r is not a libpq connection keyword' % (key,))
+    pairs = desired_connection(params)
+    if pairs is not None and not pairs:
+        raise InvalidInput('connection and connection_extra set no keyword: give at least connection.host and connection.dbname')
+    for key, value in pairs or []:
+        if '\x00' in value:
+            raise InvalidInput('connection value of %s must not contain NUL characters' % key)
+        if key in ('host', 'port') and (not value or any(not part for part in value.split(','))):
+            raise InvalidInput('connection.%s must not hold empty entries' % key)
+    conn = params.get('connection') or {}
+    if conn.get('port') and conn.get('host') and len(conn['port']) not in (1, len(conn['host'])):
+        raise InvalidInput('connection.port needs one port, or one per host (%d hosts, %d ports)'
+                           % (len(conn['host']), len(conn['port'])))
+    streaming = params.get('streaming')
+    if streaming is not None and str(streaming).lower() != 'parallel':
+        _on_off(streaming, 'streaming')
+    sync = params.get('synchronous_commit')
+    if sync is not None and str(sync).lower() not in SYNC_COMMIT_VALUES and str(sync).lower() not in BOOL_WORDS:
+        raise InvalidInput('synchronous_commit must be one of %s, not %r' % (', '.join(SYNC_COMMIT_VALUES), sync))
+    if params.get('skip_lsn') is not None:
+        if normalize_lsn(params['skip_lsn']) == '0/0':
+            raise InvalidInput('skip_lsn must not be 0/0')
+    if params.get('wait_timeout') is not None and params['wait_timeout'] < 0:
+        raise InvalidInput('wait_timeout must be 0 or more')
+
+
+def desired_from_params(params):
+    """Build the desired-state dict the planner works from. Pure (expects validated params)."""
+    streaming = params.get('streaming')
+    if streaming is not None:
+        streaming = 'parallel' if str(streaming).lower() == 'parallel' else _on_off(streaming, 'streaming')
+    sync = params.get('synchronous_commit')
+    if sync is not None:
+        sync = str(sync).lower()
+        sync = sync if sync in SYNC_COMMIT_VALUES else BOOL_WORDS[sync]
+    pairs = desired_connection(params)
+    return dict(
+        name=params['name'],
+        state=params.get('state') or 'present',
+        publications=list(params['publications']) if params.get('publications') is not None else None,
+        connection=dict(pairs) if pairs is not None else None,
+        connection_pairs=pairs,
+        enabled=params.get('enabled'),
+        slot_name=params.get('slot_name'),
+        create_slot=params.get('create_slot'),
+        copy_data=params.get('copy_data'),
+        binary=params.get('binary'),
+        streaming=streaming,
+        synchronous_commit=sync,
+        disable_on_error=params.get('disable_on_error'),
+        two_phase=params.get('two_phase'),
+        origin=params.get('origin'),
+        refresh=bool(params.get('refresh')),
+        skip_lsn=normalize_lsn(params['skip_lsn']) if params.get('skip_lsn') else None,
+        drop_slot=params.get('drop_slot', True) is not False,
+        wait=bool(params.get('wait')),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Planner (pure)
+
+def _check_supported(desired, version):
+    needs = [('binary', 140000, 14), ('streaming', 140000, 14), ('disable_on_error', 150000, 15), ('two_phase', 150000, 15),
+             ('skip_lsn', 150000, 15), ('origin', 160000, 16)]
+    for option, minimum, major in needs:
+        if desired.get(option) is not None and version < minimum:
+            raise Unsupported('%s needs PostgreSQL %d or later (the subscriber runs %d)' % (option, major, version // 10000))
+    if desired.get('streaming') == 'parallel' and version < 160000:
+        raise Unsupported('streaming=parallel needs PostgreSQL 16 or later; use streaming=on')
+
+
+def plan(current, desired, server, publisher_tables=None, subscribed_tables=None, origin_lsn=None):
+    """Turn (current subscription or None, desired, server facts) into a list of Steps. Pure.
+
+    ``publisher_tables`` (set of 'schema.table' published for the subscription, read from the publisher) and
+    ``subscribed_tables`` (set of the subscription's tables) are only used with refresh=true; ``origin_lsn`` (the
+    remote LSN the subscription has applied up to) only with skip_lsn. Raises InvalidInput, Conflict, Unsupported.
+    """
+    name = desired['name']
+    version = server['version_num']
+    if desired['state'] == 'absent':
+        if current is None:
+            return []
+        if desired['drop_slot'] or current.get('slot_name') is None:
+            return [step('DROP SUBSCRIPTION {0}', [name])]
+        steps = []
+        if current.get('enabled'):
+            steps.append(step('ALTER SUBSCRIPTION {0} DISABLE', [name]))
+        steps.append(step('ALTER SUBSCRIPTION {0} SET (slot_name = NONE)', [name]))
+        steps.append(step('DROP SUBSCRIPTION {0}', [name]))
+        return steps
+
+    _check_supported(desired, version)
+
+    if current is None:
+        missing = [opt for opt in ('publications', 'connection') if desired.get(opt) is None]
+        if missing:
+            raise InvalidInput("subscription '%s' does not exist: set %s to create it" % (name, ' and '.join(missing)))
+        if desired['skip_lsn'] is not None:
+            raise InvalidInput("subscription '%s' does not exist: skip_lsn applies to an existing subscription" % name)
+        if desired['wait'] and desired['enabled'] is False:
+            raise InvalidInput('wait=true needs enabled=true (a disabled subscription never synchronizes)')
+        if desired['wait'] and desired['create_slot'] is False:
+            raise InvalidInput('wait=true needs a slot on the publisher: do not set create_slot=false with wait=true')
+        pairs = desired['connection_pairs']
+        shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
+        options, values = [], []
+        for option in ('enabled', 'slot_name', 'create_slot', 'copy_data', 'binary', 'streaming', 'synchronous_commit',
+                       'disable_on_error', 'two_phase', 'origin'):
+            if desired.get(option) is not None:
+                options.append('%s = %%s' % option)
+                values.append(desired[option])
+        template = 'CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1}'
+        if options:
+            template += ' WITH (%s)' % ', '.join(options)
+        return [step(template, [name, list(desired['publications'])],
+                     tuple([build_conninfo(pairs)] + values), tuple([build_conninfo(shown_pairs)] + values))]
+
+    steps = []
+    if desired['two_phase'] is not None and bool(current.get('two_phase')) != desired['two_phase']:
+        have = str(bool(current.get('two_phase'))).lower()
+        raise Conflict("subscription '%s' has two_phase=%s; two_phase applies at creation only: set two_phase=%s, or run "
+                       "with state=absent first to recreate it" % (name, have, have))
+
+    if desired['connection'] is not None and desired['connection'] != current.get('conninfo'):
+        pairs = desired['connection_pairs']
+        shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
+        steps.append(step('ALTER SUBSCRIPTION {0} CONNECTION %s', [name], (build_conninfo(pairs),),
+                          (build_conninfo(shown_pairs),)))
+
+    changes, values = [], []
+    for option, _minimum in SET_OPTIONS:
+        want = desired.get(option)
+        if want is not None and want != current.get(option):
+            changes.append('%s = %%s' % option)
+            values.append(want)
+    if changes:
+        steps.append(step('ALTER SUBSCRIPTION {0} SET (%s)' % ', '.join(changes), [name], tuple(values)))
+
+    if desired['skip_lsn'] is not None and skip_action(current, desired['skip_lsn'], origin_lsn) == 'set':
+        steps.append(step('ALTER SUBSCRIPTION {0} SKIP (lsn = %s)', [name], (desired['skip_lsn'],)))
+
+    enabled_now = bool(current.get('enabled'))
+    enabled_after = enabled_now if desired['enabled'] is None else desired['enabled']
+    if enabled_after and not enabled_now:
+        steps.append(step('ALTER SUBSCRIPTION {0} ENABLE', [name]))
+
+    copy = ', copy_data = %s' if desired['copy_data'] is not None else ''
+    copy_values = (desired['copy_data'],) if desired['copy_data'] is not None else ()
+    can_refresh = enabled_now or enabled_after
+    publications_change = (desired['publications'] is not None
+                           and sorted(set(desired['publications'])) != sorted(set(current.get('publications') or [])))
+    if publications_change:
+        if can_refresh:
+            steps.append(step('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true%s)' % copy,
+                              [name, list(desired['publications'])], copy_values or None))
+        else:
+            steps.append(step('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = false)',
+                              [name, list(desired['publications'])]))
+    elif desired['refresh']:
+        if publisher_tables is None or subscribed_tables is None:
+            raise Unsupported('refresh=true needs the publisher tables to compare with the subscription')
+        if set(publisher_tables) != set(subscribed_tables):
+            if not can_refresh:
+                raise Conflict("subscription '%s' is disabled and cannot be refreshed; set enabled=true to refresh it" % name)
+            steps.append(step('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION%s' % (' WITH (copy_data = %s)' if copy else ''),
+                              [name], copy_values or None))
+
+    if enabled_now and not enabled_after:
+        steps.append(step('ALTER SUBSCRIPTION {0} DISABLE', [name]))
+    if desired['wait'] and not enabled_after:
+        raise Conflict("wait=true needs an enabled subscription; subscription '%s' is disabled: set enabled=true" % name)
+    return steps
+
+
+def skip_action(current, skip_lsn, origin_lsn):
+    """'passed' when the subscription applied past ``skip_lsn``, 'pending' when already set, else 'set'. Pure."""
+    if origin_lsn and lsn_int(origin_lsn) > lsn_int(skip_lsn):
+        return 'passed'
+    if current.get('skip_lsn') == skip_lsn:
+        return 'pending'
+    return 'set'
+
+
+def predict(current, desired, server, steps, current_user):
+    """The subscription dict (internal form, with conninfo) expected after ``steps`` run. Pure."""
+    if not steps:
+        return current
+    if desired['state'] == 'absent':
+        return None
+    version = server['version_num']
+    if current is None:
+        return dict(
+            name=desired['name'], owner=current_user,
+            enabled=desired['enabled'] is not False,
+            publications=list(desired['publications']),
+            conninfo=dict(desired['connection']),
+            slot_name=desired['slot_name'] or desired['name'],
+            binary=bool(desired['binary']) if version >= 140000 else None,
+            streaming=(desired['streaming'] or 'off') if version >= 140000 else None,
+            synchronous_commit=desired['synchronous_commit'] or 'off',
+            disable_on_error=bool(desired['disable_on_error']) if version >= 150000 else None,
+            two_phase=bool(desired['two_phase']) if version >= 150000 else None,
+            two_phase_state=('pending' if desired['two_phase'] else 'disabled') if version >= 150000 else None,
+            origin=(desired['origin'] or 'any') if version >= 160000 else None,
+            skip_lsn=None,
+        )
+    after = dict(current)
+    if desired['connection'] is not None:
+        after['conninfo'] = dict(desired['connection'])
+    for option, _minimum in SET_OPTIONS:
+        if desired.get(option) is not None:
+            after[option] = desired[option]
+    if desired['enabled'] is not None:
+        after['enabled'] = desired['enabled']
+    if desired['publications'] is not None and sorted(set(desired['publications'])) != sorted(set(current['publications'])):
+        after['publications'] = list(desired['publications'])
+    if desired['skip_lsn'] is not None and any(' SKIP ' in s.template for s in steps):
+        after['skip_lsn'] = desired['skip_lsn']
+    return after
+
+
+def public_view(sub):
+    """The subscription as returned: conninfo parsed and masked. Pure."""
+    if sub is None:
+        return None
+    view = dict((key, value) for key, value in sub.items() if key not in ('conninfo', 'oid'))
+    view['connection'] = mask_conninfo(sub.get('conninfo'))
+    return view
+
+
+def diff_view(sub, password_changed=False):
+    """The managed attributes shown in the diff, passwords masked. Pure."""
+    if sub is None:
+        return {'state': 'absent'}
+    view = {'state': 'present'}
+    for key in MANAGED_KEYS:
+        if key == 'connection':
+            view[key] = mask_conninfo(sub.get('conninfo'))
+            if password_changed and view[key] is not None:
+                view[key]['password'] = MASK + ' (changed)'
+        elif key == 'publications':
+            view[key] = sorted(sub.get('publications') or [])
+        else:
+            view[key] = sub.get(key)
+    return view
+
+
+def password_changed(current, desired):
+    if current is None or desired['connection'] is None or desired['state'] == 'absent':
+        return False
+    return (current.get('conninfo') or {}).get('password') != desired['connection'].get('password')
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Server access
+
+def compose(st):
+    parts = []
+    for ident in st.idents:
+        if isinstance(ident, (list, tuple)):
+            parts.append(sql.SQL(', ').join(sql.Identifier(item) for item in ident))
+        else:
+            parts.append(sql.Identifier(ident))
+    return sql.SQL(st.template).format(*parts)
+
+
+def read_subscription(conn, name, server):
+    """The subscription named ``name`` in the current database (internal form, conninfo in clear), or None."""
+    version = server['version_num']
+    optional = [('subbinary', 'binary', 140000), ('substream::text', 'streaming', 140000),
+                ('subtwophasestate::text', 'two_phase_state', 150000), ('subdisableonerr', 'disable_on_error', 150000),
+                ('subskiplsn::text', 'skip_lsn', 150000), ('suborigin', 'origin', 160000)]
+    select = ', '.join('%s AS %s' % (column if version >= minimum else 'NULL', alias) for column, alias, minimum in optional)
+    row = fetch_one(conn, sql.SQL(
+        'SELECT s.oid, s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled, '
+        's.subpublications AS publications, s.subconninfo AS conninfo, s.subslotname AS slot_name, '
+        's.subsynccommit AS synchronous_commit, ' + select + ' FROM pg_catalog.pg_subscription s '
+        'JOIN pg_catalog.pg_database d ON d.oid = s.subdbid '
+        'WHERE d.datname = pg_catalog.current_database() AND s.subname = %s'), (name,))
+    if row is None:
+        return None
+    row['conninfo'] = parse_conninfo(row['conninfo'])
+    row['publications'] = list(row['publications'] or [])
+    stream = row.get('streaming')
+    row['streaming'] = {'t': 'on', 'true': 'on', 'f': 'off', 'false': 'off', 'p': 'parallel'}.get(stream, stream)
+    state = row.get('two_phase_state')
+    row['two_phase_state'] = TWO_PHASE_STATES.get(state, state)
+    row['two_phase'] = None if state is None else state != 'd'
+    if row.get('skip_lsn') == '0/0':
+        row['skip_lsn'] = None
+    return row
+
+
+def read_tables(conn, oid):
+    if oid is None:
+        return []
+    rows = fetch_all(conn, sql.SQL(
+        'SELECT n.nspname || %s || c.relname AS name, r.srsubstate::text AS state, r.srsublsn::text AS lsn '
+        'FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_class c ON c.oid = r.srrelid '
+        'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE r.srsubid = %s ORDER BY 1'), ('.', oid))
+    for row in rows:
+        row['state_name'] = TABLE_STATES.get(row['state'], row['state'])
+    return rows
+
+
+def read_worker(conn, oid):
+    if oid is None:
+        return None
+    return fetch_one(conn, sql.SQL(
+        'SELECT pid, received_lsn::text AS received_lsn, latest_end_lsn::text AS latest_end_lsn, '
+        "to_char(last_msg_receipt_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') AS last_msg_receipt_time "
+        'FROM pg_catalog.pg_stat_subscription WHERE subid = %s AND relid IS NULL AND pid IS NOT NULL ORDER BY pid LIMIT 1'), (oid,))
+
+
+def read_stats(conn, oid, server):
+    if oid is None or server['version_num'] < 150000:
+        return None
+    return fetch_one(conn, sql.SQL(
+        'SELECT apply_error_count, sync_error_count, stats_reset::text AS stats_reset '
+        'FROM pg_catalog.pg_stat_subscription_stats WHERE subid = %s'), (oid,))
+
+
+def read_origin_lsn(conn, oid):
+    row = fetch_one(conn, sql.SQL('SELECT remote_lsn::text AS lsn FROM pg_catalog.pg_replication_origin_status '
+                                  'WHERE external_id = %s'), ('pg_%s' % oid,))
+    return row['lsn'] if row else None
+
+
+def read_publisher_tables(conninfo_pairs, publications, connect_timeout, secrets):
+    """Tables published for ``publications``, read on the publisher (read-only). Raises ConnectionFailed."""
+    keys = set(key for key, _value in conninfo_pairs)
+    kwargs = {}
+    if 'connect_timeout' not in keys:
+        kwargs['connect_timeout'] = connect_timeout
+    if 'application_name' not in keys:
+        kwargs['application_name'] = 'pgha.replication'
+    try:
+        conn = psycopg2.connect(build_conninfo(conninfo_pairs), **kwargs)
+    except psycopg2.Error as exc:
+        raise ConnectionFailed(scrub_all('unable to connect to the publisher to compare tables for refresh=true: %s'
+                                         % str(exc).strip(), secrets))
+    try:
+        conn.set_session(readonly=True, autocommit=True)
+        rows = fetch_all(conn, 'SELECT DISTINCT schemaname || %s || tablename AS name FROM pg_catalog.pg_publication_tables '
+                               'WHERE pubname = ANY(%s)', ('.', list(publications)))
+    finally:
+        conn.close()
+    return set(row['name'] for row in rows)
+
+
+def wait_ready(conn, oid, timeout):
+    """Wait until every table of the subscription is ready. Returns the tables; raises WaitTimeout."""
+    deadline = time.time() + timeout
+    while True:
+        tables = read_tables(conn, oid)
+        if all(table['state'] == 'r' for table in tables):
+            return tables
+        if time.time() >= deadline:
+            pending = ', '.join('%s: %s (%s)' % (t['name'], t['state'], t['state_name']) for t in tables if t['state'] != 'r')
+            raise WaitTimeout('tables not ready after wait_timeout=%ss: %s' % (timeout, pending), tables=tables)
+        time.sleep(0.5)
+
+
+def _keep_secrets_out_of_server_log(conn):
+    """Stop this session from logging the statements that carry the publisher's password (superuser only).
+
+    A role that may not change these settings keeps the server's; the statements are then logged as configured.
+    """
+    for setting in ('log_statement', 'log_min_error_statement', 'log_min_duration_statement'):
+        value = {'log_statement': 'none', 'log_min_error_statement': 'panic', 'log_min_duration_statement': '-1'}[setting]
+        try:
+            execute(conn, sql.SQL('SET {0} = %s').format(sql.Identifier(setting)), (value,))
+        except PgHaError:
+            return False
+    return True
+
+
+def apply(conn, steps):
+    """Run the planned steps; return the rendered statements (secrets masked).
+
+    On failure the statements that did run are attached to the exception as ``details['queries']``.
+    """
+    ran = []
+    if any(st.params != st.shown for st in steps):
+        _keep_secrets_out_of_server_log(conn)
+    try:
+        for st in steps:
+            query = compose(st)
+            shown = render(conn, query, st.shown)
+            execute(conn, query, st.params)
+            ran.append(shown)
+    except PgHaError as exc:
+        exc.details['queries'] = ran
+        raise
+    return ran
+
+
+def run(module, conn, secrets):
+    """Read, plan, apply (unless check mode), re-read. Returns the result dict. Appends stored secrets to ``secrets``."""
+    params = module.params
+    desired = desired_from_params(params)
+    server = server_facts(conn)
+    current_user = fetch_one(conn, 'SELECT current_user AS u')['u']
+    current = read_subscription(conn, desired['name'], server)
+    if current is not None:
+        for key in SECRET_KEYS:
+            if current['conninfo'].get(key):
+                secrets.append(current['conninfo'][key])
+
+    publisher_tables = subscribed_tables = origin_lsn = None
+    if current is not None and desired['state'] == 'present':
+        if desired['refresh'] and (desired['publications'] is None
+                                   or sorted(set(desired['publications'])) == sorted(set(current['publications']))):
+            pairs = desired['connection_pairs']
+            if pairs is None:
+                pairs = list(current['conninfo'].items())
+            publisher_tables = read_publisher_tables(pairs, current['publications'], params['connect_timeout'], secrets)
+            subscribed_tables = set(t['name'] for t in read_tables(conn, current['oid']))
+        if desired['skip_lsn'] is not None:
+            origin_lsn = read_origin_lsn(conn, current['oid'])
+
+    steps = plan(current, desired, server, publisher_tables, subscribed_tables, origin_lsn)
+    changed_password = bool(steps) and password_changed(current, desired) and any(
+        ' CONNECTION ' in st.template for st in steps)
+    if module.check_mode:
+        queries = [render(conn, compose(st), st.shown) for st in steps]
+        after = predict(current, desired, server, steps, current_user)
+        tables = read_tables(conn, current['oid']) if current is not None and after is not None else []
+    else:
+        queries = apply(conn, steps)
+        after = read_subscription(conn, desired['name'], server)
+        tables = read_tables(conn, after['oid']) if after is not None else []
+        if after is not None and desired['wait'] and desired['state'] == 'present':
+            tables = wait_ready(conn, after['oid'], params['wait_timeout'])
+            after = read_subscription(conn, desired['name'], server)
+    oid = after.get('oid') if after is not None else None
+    result = dict(
+        changed=bool(steps),
+        subscription=public_view(after),
+        tables=tables,
+        worker=read_worker(conn, oid),
+        stats=read_stats(conn, oid, server),
+        queries=queries,
+    )
+    if desired['skip_lsn'] is not None and current is not None and desired['state'] == 'present':
+        result['skip'] = dict(lsn=desired['skip_lsn'], action=skip_action(current, desired['skip_lsn'], origin_lsn),
+                              origin_lsn=origin_lsn)
+    if module._diff:
+        result['diff'] = dict(before=diff_view(current), after=diff_view(after, changed_password))
+    return result
+
+
+def argument_spec():
+    spec = postgres_argument_spec()
+    spec.update(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        publications=dict(type='list', elements='str'),
+        connection=dict(type='dict', options=dict(
+            host=dict(type='list', elements='str'),
+            port=dict(type='list', elements='int'),
+            dbname=dict(type='str'),
+            user=dict(type='str'),
+            password=dict(type='str', no_log=True),
+            sslmode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
+            sslrootcert=dict(type='str'),
+            connect_timeout=dict(type='int'),
+            target_session_attrs=dict(type='str', choices=['any', 'read-write', 'read-only', 'primary', 'standby',
+                                                           'prefer-standby']),
+            application_name=dict(type='str'),
+        )),
+        connection_extra=dict(type='dict'),
+        enabled=dict(type='bool'),
+        slot_name=dict(type='str'),
+        create_slot=dict(type='bool'),
+        copy_data=dict(type='bool'),
+        binary=dict(type='bool'),
+        streaming=dict(type='str'),
+        synchronous_commit=dict(type='str'),
+        disable_on_error=dict(type='bool'),
+        two_phase=dict(type='bool'),
+        origin=dict(type='str', choices=['any', 'none']),
+        refresh=dict(type='bool', default=False),
+        skip_lsn=dict(type='str'),
+        drop_slot=dict(type='bool', default=True),
+        wait=dict(type='bool', default=False),
+        wait_timeout=dict(type='int', default=300),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+
+    if not HAS_PSYCOPG2:
+        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
+
+    secrets = [(module.params.get('connection') or {}).get('password'), module.params.get('login_password')]
+    conn = None
+    try:
+        validate_params(module.params)
+        conn = connect(module.params)
+        result = run(module, conn, secrets)
+    except PgHaError as exc:
+        secrets = [secret for secret in secrets if secret]
+        failure = dict(msg=scrub_all(exc.msg, secrets),
+                       queries=[scrub_all(query, secrets) for query in exc.details.get('queries', [])])
+        if 'tables' in exc.details:
+            failure['tables'] = exc.details['tables']
+        module.fail_json(**failure)
+    finally:
+        if conn is not None:
+            conn.close()
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

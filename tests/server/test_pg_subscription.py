@@ -1,0 +1,452 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, pgha.replication contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""pg_subscription against two real clusters: ``primary`` publishes, ``subscriber`` subscribes over TCP with a password.
+
+Every claim is checked with an independent query; the publisher's password must appear nowhere in a result.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import json
+import re
+
+import pytest
+
+from .conftest import PASSWORD, PASSWORD_ROLE, run_module
+
+MODULE = 'pg_subscription'
+DB = 'subtest_db'
+
+
+@pytest.fixture(scope='module')
+def clusters(primary, subscriber):
+    for cluster in (primary, subscriber):
+        if not cluster.query('SELECT 1 FROM pg_database WHERE datname = %s', (DB,)):
+            cluster.query('CREATE DATABASE %s' % DB)
+    return primary, subscriber
+
+
+def both(clusters, statement):
+    for cluster in clusters:
+        cluster.query(statement, dbname=DB)
+
+
+def make_tables(clusters, *names):
+    """Fresh tables of the same name on both sides."""
+    for name in names:
+        both(clusters, 'DROP TABLE IF EXISTS %s' % name)
+        both(clusters, 'CREATE TABLE %s (id int PRIMARY KEY, v text)' % name)
+
+
+def publish(primary, pub, tables=None):
+    primary.query('DROP PUBLICATION IF EXISTS %s' % pub, dbname=DB)
+    primary.query('CREATE PUBLICATION %s %s' % (pub, 'FOR TABLE ' + ', '.join(tables) if tables else 'FOR ALL TABLES'),
+                  dbname=DB)
+
+
+def pub_conn(primary, **overrides):
+    conn = dict(host='127.0.0.1', port=primary.port, dbname=DB, user=PASSWORD_ROLE, password=PASSWORD)
+    conn.update(overrides)
+    return conn
+
+
+def sub_row(subscriber, name):
+    rows = subscriber.query('SELECT s.oid, subenabled, subpublications, subconninfo, subslotname, subbinary, '
+                            'substream, subsynccommit, subdisableonerr, subtwophasestate::text AS twophase, '
+                            'subskiplsn::text AS skiplsn FROM pg_subscription s WHERE subname = %s', (name,), dbname=DB)
+    return rows[0] if rows else None
+
+
+def sub_tables(subscriber, name):
+    return dict((r['t'], r['s']) for r in subscriber.query(
+        'SELECT c.relname AS t, r.srsubstate::text AS s FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid '
+        'JOIN pg_class c ON c.oid = r.srrelid WHERE s.subname = %s', (name,), dbname=DB))
+
+
+def slot_names(primary):
+    return set(r['slot_name'] for r in primary.query('SELECT slot_name FROM pg_replication_slots'))
+
+
+def sub_count(subscriber):
+    return subscriber.query('SELECT count(*) AS n FROM pg_subscription')[0]['n']
+
+
+def rows_of(cluster, table):
+    return [(r['id'], r['v']) for r in cluster.query('SELECT id, v FROM %s ORDER BY id' % table, dbname=DB)]
+
+
+def cleanup(clusters, name):
+    primary, subscriber = clusters
+    if sub_row(subscriber, name):
+        subscriber.query('ALTER SUBSCRIPTION %s DISABLE' % name, dbname=DB)
+        subscriber.query('ALTER SUBSCRIPTION %s SET (slot_name = NONE)' % name, dbname=DB)
+        subscriber.query('DROP SUBSCRIPTION %s' % name, dbname=DB)
+    primary.wait_for(lambda: not primary.query('SELECT 1 FROM pg_replication_slots WHERE database = %s AND active', (DB,)),
+                     what='the walsenders to exit')
+    primary.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = %s', (DB,))
+
+
+def no_password(res):
+    text = json.dumps(res)
+    assert PASSWORD not in text, 'the password leaked into the result'
+    assert PASSWORD not in res.get('_raw', '')
+
+
+def args(subscriber, name, **extra):
+    return subscriber.conn_args(login_db=DB, name=name, **extra)
+
+
+def four_steps(subscriber, module_args, verify_changed, verify_unchanged_before):
+    """check mode (changes nothing), apply, check mode again (no change), apply again (no change)."""
+    rc, res = run_module(MODULE, module_args, check_mode=True)
+    assert rc == 0, res
+    assert res['changed'] is True and res['queries']
+    no_password(res)
+    verify_unchanged_before()
+    predicted = (res['queries'], res['diff'])
+
+    rc, res = run_module(MODULE, module_args)
+    assert rc == 0, res
+    assert res['changed'] is True
+    no_password(res)
+    verify_changed()
+    assert (res['queries'], res['diff']) == predicted, 'check mode must predict the real run'
+    applied = res
+
+    for check_mode in (True, False):
+        rc, res = run_module(MODULE, module_args, check_mode=check_mode)
+        assert rc == 0, res
+        assert res['changed'] is False, res
+        assert res['queries'] == []
+        assert res['diff']['before'] == res['diff']['after']
+        no_password(res)
+        verify_changed()
+    return applied
+
+
+def test_create_with_wait_four_steps(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_create'
+    make_tables(clusters, 'subtest_c1')
+    publish(primary, 'subtest_pub_c', ['subtest_c1'])
+    primary.query("INSERT INTO subtest_c1 VALUES (1, 'one'), (2, 'two')", dbname=DB)
+    module_args = args(subscriber, name, publications=['subtest_pub_c'], connection=pub_conn(primary), wait=True,
+                       wait_timeout=60)
+    try:
+        res = four_steps(subscriber, module_args,
+                         verify_changed=lambda: sub_row(subscriber, name) or pytest.fail('no subscription'),
+                         verify_unchanged_before=lambda: (sub_row(subscriber, name) is None and name not in slot_names(primary))
+                         or pytest.fail('created in check mode'))
+        # The initial copy is done (wait=true) and the slot exists on the publisher.
+        assert sub_tables(subscriber, name) == {'subtest_c1': 'r'}
+        assert rows_of(subscriber, 'subtest_c1') == [(1, 'one'), (2, 'two')]
+        assert name in slot_names(primary)
+        assert res['tables'] == [dict(name='public.subtest_c1', state='r', state_name='ready', lsn=res['tables'][0]['lsn'])]
+        sub = res['subscription']
+        assert (sub['name'], sub['enabled'], sub['publications'], sub['slot_name'], sub['owner']) == (
+            name, True, ['subtest_pub_c'], name, 'postgres')
+        assert sub['connection'] == dict(host='127.0.0.1', port=str(primary.port), dbname=DB, user=PASSWORD_ROLE,
+                                         password='********')
+        assert res['diff']['before'] == {'state': 'absent'}
+        assert res['queries'] == [
+            "CREATE SUBSCRIPTION \"%s\" CONNECTION 'host=''127.0.0.1'' port=''%d'' dbname=''%s'' user=''%s'' "
+            "password=''********''' PUBLICATION \"subtest_pub_c\"" % (name, primary.port, DB, PASSWORD_ROLE)]
+        # The server really holds the password: the masking is the module's, and the subscription authenticates with it.
+        assert "password='%s'" % PASSWORD in sub_row(subscriber, name)['subconninfo']
+        assert PASSWORD not in open(subscriber.logfile).read(), 'the statement with the password reached the server log'
+        # Replication flows.
+        primary.query("INSERT INTO subtest_c1 VALUES (3, 'three')", dbname=DB)
+        subscriber.wait_for(lambda: (3, 'three') in rows_of(subscriber, 'subtest_c1'), what='row 3 to arrive')
+        rc, res = run_module(MODULE, args(subscriber, name))
+        assert rc == 0 and res['changed'] is False
+        assert res['worker']['pid'] and res['worker']['received_lsn']
+        assert res['stats']['apply_error_count'] == 0
+        no_password(res)
+    finally:
+        cleanup(clusters, name)
+
+
+def test_change_publications_four_steps(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_pubs'
+    make_tables(clusters, 'subtest_p1', 'subtest_p2')
+    publish(primary, 'subtest_pub_p1', ['subtest_p1'])
+    publish(primary, 'subtest_pub_p2', ['subtest_p2'])
+    primary.query("INSERT INTO subtest_p2 VALUES (20, 'twenty')", dbname=DB)
+    try:
+        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_p1'], connection=pub_conn(primary),
+                                          wait=True, wait_timeout=60))
+        assert rc == 0 and res['changed'], res
+        assert sub_tables(subscriber, name) == {'subtest_p1': 'r'}
+
+        module_args = args(subscriber, name, publications=['subtest_pub_p2', 'subtest_pub_p1'], wait=True, wait_timeout=60)
+        res = four_steps(subscriber, module_args,
+                         verify_changed=lambda: sorted(sub_row(subscriber, name)['subpublications'])
+                         == ['subtest_pub_p1', 'subtest_pub_p2'] or pytest.fail('publications not set'),
+                         verify_unchanged_before=lambda: sub_row(subscriber, name)['subpublications'] == ['subtest_pub_p1']
+                         or pytest.fail('changed in check mode'))
+        assert res['queries'] == ['ALTER SUBSCRIPTION "%s" SET PUBLICATION "subtest_pub_p2", "subtest_pub_p1" '
+                                  'WITH (refresh = true)' % name]
+        assert sub_tables(subscriber, name) == {'subtest_p1': 'r', 'subtest_p2': 'r'}
+        assert rows_of(subscriber, 'subtest_p2') == [(20, 'twenty')]
+    finally:
+        cleanup(clusters, name)
+
+
+def test_disable_enable_and_options_four_steps(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_toggle'
+    make_tables(clusters, 'subtest_t1')
+    publish(primary, 'subtest_pub_t', ['subtest_t1'])
+    try:
+        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_t'], connection=pub_conn(primary),
+                                          wait=True, wait_timeout=60))
+        assert rc == 0 and res['changed'], res
+
+        worker = "SELECT 1 FROM pg_stat_subscription WHERE subname = '%s' AND pid IS NOT NULL" % name
+        res = four_steps(subscriber, args(subscriber, name, enabled=False),
+                         verify_changed=lambda: sub_row(subscriber, name)['subenabled'] is False or pytest.fail('enabled'),
+                         verify_unchanged_before=lambda: sub_row(subscriber, name)['subenabled'] or pytest.fail('disabled'))
+        assert res['queries'] == ['ALTER SUBSCRIPTION "%s" DISABLE' % name]
+        assert res['diff']['before']['enabled'] is True and res['diff']['after']['enabled'] is False
+        subscriber.wait_for(lambda: not subscriber.query(worker), what='the apply worker to stop')
+        primary.query("INSERT INTO subtest_t1 VALUES (1, 'while disabled')", dbname=DB)
+
+        four_steps(subscriber, args(subscriber, name, enabled=True),
+                   verify_changed=lambda: sub_row(subscriber, name)['subenabled'] or pytest.fail('disabled'),
+                   verify_unchanged_before=lambda: sub_row(subscriber, name)['subenabled'] is False or pytest.fail('enabled'))
+        subscriber.wait_for(lambda: rows_of(subscriber, 'subtest_t1') == [(1, 'while disabled')], what='the row to arrive')
+
+        # Options with ALTER SUBSCRIPTION ... SET, and a new connection string (same password).
+        opts = args(subscriber, name, binary=True, streaming='on', synchronous_commit='local', disable_on_error=True,
+                    connection=pub_conn(primary, application_name='subtest_app', connect_timeout=5))
+        res = four_steps(subscriber, opts,
+                         verify_changed=lambda: sub_row(subscriber, name)['subbinary'] or pytest.fail('not binary'),
+                         verify_unchanged_before=lambda: sub_row(subscriber, name)['subbinary'] is False or pytest.fail('set'))
+        row = sub_row(subscriber, name)
+        assert (row['subbinary'], row['substream'], row['subsynccommit'], row['subdisableonerr']) == (True, True, 'local', True)
+        assert "application_name='subtest_app'" in row['subconninfo'] and "password='%s'" % PASSWORD in row['subconninfo']
+        assert res['queries'][0].startswith('ALTER SUBSCRIPTION "%s" CONNECTION ' % name)
+        assert "password=''********''" in res['queries'][0]
+        assert res['queries'][1] == ('ALTER SUBSCRIPTION "%s" SET (binary = true, streaming = \'on\', '
+                                     'synchronous_commit = \'local\', disable_on_error = true)' % name)
+        primary.wait_for(lambda: primary.query("SELECT 1 FROM pg_stat_replication WHERE application_name = 'subtest_app'"),
+                         what='the subscription to reconnect with the new application_name')
+
+        # A new password is applied (and shown as changed, masked) even though nothing else differs.
+        primary.query("ALTER ROLE %s PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD))
+        rc, res = run_module(MODULE, dict(opts, connection=pub_conn(primary, application_name='subtest_app', connect_timeout=5,
+                                                                    password=PASSWORD + 'x')), check_mode=True)
+        assert rc == 0 and res['changed'] is True and len(res['queries']) == 1, res
+        assert res['diff']['after']['connection']['password'] == '******** (changed)'
+        assert res['diff']['before']['connection']['password'] == '********'
+        assert PASSWORD not in json.dumps(res)
+    finally:
+        cleanup(clusters, name)
+
+
+def test_refresh_picks_up_new_tables_four_steps(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_refresh'
+    db2 = 'subtest_refresh_db'
+    for cluster in clusters:
+        if not cluster.query('SELECT 1 FROM pg_database WHERE datname = %s', (db2,)):
+            cluster.query('CREATE DATABASE %s' % db2)
+        cluster.query('DROP TABLE IF EXISTS subtest_r1, subtest_r2', dbname=db2)
+        cluster.query('CREATE TABLE subtest_r1 (id int PRIMARY KEY)', dbname=db2)
+    primary.query('DROP PUBLICATION IF EXISTS subtest_pub_all', dbname=db2)
+    primary.query('CREATE PUBLICATION subtest_pub_all FOR ALL TABLES', dbname=db2)
+    base = subscriber.conn_args(login_db=db2, name=name)
+    try:
+        rc, res = run_module(MODULE, dict(base, publications=['subtest_pub_all'], connection=pub_conn(primary, dbname=db2),
+                                          wait=True, wait_timeout=60))
+        assert rc == 0 and res['changed'], res
+        # Nothing new on the publisher: refresh=true changes nothing.
+        rc, res = run_module(MODULE, dict(base, refresh=True), check_mode=True)
+        assert rc == 0 and res['changed'] is False and res['queries'] == [], res
+
+        for cluster in clusters:
+            cluster.query('CREATE TABLE subtest_r2 (id int PRIMARY KEY)', dbname=db2)
+        primary.query('INSERT INTO subtest_r2 VALUES (7)', dbname=db2)
+
+        def tables():
+            return sorted(r['relname'] for r in subscriber.query(
+                'SELECT c.relname FROM pg_subscription_rel r JOIN pg_class c ON c.oid = r.srrelid', dbname=db2))
+        res = four_steps(subscriber, dict(base, refresh=True, wait=True, wait_timeout=60),
+                         verify_changed=lambda: tables() == ['subtest_r1', 'subtest_r2'] or pytest.fail('not refreshed'),
+                         verify_unchanged_before=lambda: tables() == ['subtest_r1'] or pytest.fail('refreshed in check mode'))
+        assert res['queries'] == ['ALTER SUBSCRIPTION "%s" REFRESH PUBLICATION' % name]
+        assert [t['state'] for t in res['tables']] == ['r', 'r']
+        assert [r['id'] for r in subscriber.query('SELECT id FROM subtest_r2', dbname=db2)] == [7]
+    finally:
+        if subscriber.query('SELECT 1 FROM pg_subscription WHERE subname = %s', (name,), dbname=db2):
+            subscriber.query('DROP SUBSCRIPTION %s' % name, dbname=db2)
+
+
+def test_password_never_shown_on_failure(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_fail'
+    make_tables(clusters, 'subtest_f1')
+    publish(primary, 'subtest_pub_f', ['subtest_f1'])
+    before = (sub_count(subscriber), slot_names(primary))
+    try:
+        for conn in (pub_conn(primary, port=1), pub_conn(primary, password=PASSWORD + '-wrong'),
+                     pub_conn(primary, host=['127.0.0.1', '127.0.0.1'], port=[1, 2], connect_timeout=2)):
+            rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_f'], connection=conn))
+            assert rc != 0 and res['failed'], res
+            assert 'could not connect to the publisher' in res['msg'], res['msg']
+            no_password(res)
+            assert conn['password'] not in json.dumps(res)
+        assert (sub_count(subscriber), slot_names(primary)) == before, 'nothing may be created'
+        assert PASSWORD not in open(subscriber.logfile).read(), 'the failing statement with the password reached the server log'
+
+        # A subscription made elsewhere (the password is not a module argument, so Ansible's no_log cannot hide it):
+        # the module masks the stored connection string itself, in success and in failure.
+        subscriber.query("CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=1 dbname=%s user=%s password=%s' "
+                         "PUBLICATION subtest_pub_f WITH (connect = false)" % (name, DB, PASSWORD_ROLE, PASSWORD), dbname=DB)
+        rc, res = run_module(MODULE, args(subscriber, name))
+        assert rc == 0 and res['changed'] is False, res
+        assert res['subscription']['connection']['password'] == '********' and res['subscription']['enabled'] is False
+        no_password(res)
+        rc, res = run_module(MODULE, args(subscriber, name, enabled=True, refresh=True))
+        assert rc != 0 and 'unable to connect to the publisher' in res['msg'], res
+        no_password(res)
+        rc, res = run_module(MODULE, args(subscriber, name, state='absent', drop_slot=False))
+        assert rc == 0 and res['changed'] is True, res
+        assert res['queries'] == ['ALTER SUBSCRIPTION "%s" SET (slot_name = NONE)' % name, 'DROP SUBSCRIPTION "%s"' % name]
+        assert sub_row(subscriber, name) is None
+        no_password(res)
+    finally:
+        cleanup(clusters, name)
+
+
+def finish_lsn_from_log(subscriber, table, seen):
+    """The finish LSN of the failing remote transaction, from the subscriber's log (PostgreSQL 15: 'finished at X')."""
+    with open(subscriber.logfile) as handle:
+        text = handle.read()
+    found = re.findall(r'replication target relation "public\.%s" in transaction \d+, finished at ([0-9A-F]+/[0-9A-F]+)'
+                       % table, text)
+    found = [lsn for lsn in found if lsn not in seen]
+    return found[-1] if found else None
+
+
+def test_conflict_disables_then_skip_resumes(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_skip'
+    make_tables(clusters, 'subtest_k1')
+    publish(primary, 'subtest_pub_k', ['subtest_k1'])
+    try:
+        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_k'], connection=pub_conn(primary),
+                                          disable_on_error=True, wait=True, wait_timeout=60))
+        assert rc == 0 and res['changed'], res
+        errors_before = res['stats']['apply_error_count']
+        seen = set(re.findall(r'finished at ([0-9A-F]+/[0-9A-F]+)', open(subscriber.logfile).read()))
+
+        subscriber.query("INSERT INTO subtest_k1 VALUES (100, 'subscriber')", dbname=DB)
+        primary.query("INSERT INTO subtest_k1 VALUES (100, 'publisher')", dbname=DB)
+        subscriber.wait_for(lambda: sub_row(subscriber, name)['subenabled'] is False, what='disable_on_error to disable it')
+        lsn = subscriber.wait_for(lambda: finish_lsn_from_log(subscriber, 'subtest_k1', seen), what='the error in the log')
+
+        rc, res = run_module(MODULE, args(subscriber, name))
+        assert rc == 0 and res['changed'] is False
+        assert res['stats']['apply_error_count'] > errors_before
+        assert res['subscription']['enabled'] is False and res['worker'] is None
+
+        skip_args = args(subscriber, name, skip_lsn=lsn, enabled=True)
+        rc, res = run_module(MODULE, skip_args, check_mode=True)
+        assert rc == 0 and res['changed'] is True, res
+        assert res['queries'] == ['ALTER SUBSCRIPTION "%s" SKIP (lsn = \'%s\')' % (name, lsn),
+                                  'ALTER SUBSCRIPTION "%s" ENABLE' % name]
+        assert res['skip']['action'] == 'set' and res['skip']['lsn'] == lsn
+        assert sub_row(subscriber, name)['skiplsn'] == '0/0' and sub_row(subscriber, name)['subenabled'] is False
+
+        rc, res = run_module(MODULE, skip_args)
+        assert rc == 0 and res['changed'] is True, res
+        assert res['skip']['action'] == 'set'
+        primary.query("INSERT INTO subtest_k1 VALUES (101, 'after')", dbname=DB)
+        subscriber.wait_for(lambda: (101, 'after') in rows_of(subscriber, 'subtest_k1'), what='replication to resume')
+        assert (100, 'subscriber') in rows_of(subscriber, 'subtest_k1'), 'the conflicting remote row was skipped'
+        assert sub_row(subscriber, name)['skiplsn'] == '0/0', 'the server clears the skip LSN once used'
+
+        # Once applied past that LSN, asking again changes nothing (origin progress > skip LSN).
+        for check_mode in (True, False):
+            rc, res = run_module(MODULE, skip_args, check_mode=check_mode)
+            assert rc == 0 and res['changed'] is False and res['queries'] == [], res
+            assert res['skip']['action'] == 'passed'
+        assert sub_row(subscriber, name)['skiplsn'] == '0/0'
+    finally:
+        cleanup(clusters, name)
+
+
+@pytest.mark.parametrize('drop_slot', [True, False])
+def test_absent_four_steps(clusters, drop_slot):
+    primary, subscriber = clusters
+    name = 'subtest_absent_%s' % str(drop_slot).lower()
+    make_tables(clusters, 'subtest_a1')
+    publish(primary, 'subtest_pub_a', ['subtest_a1'])
+    try:
+        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_a'], connection=pub_conn(primary),
+                                          wait=True, wait_timeout=60))
+        assert rc == 0 and res['changed'], res
+        assert name in slot_names(primary)
+        res = four_steps(subscriber, args(subscriber, name, state='absent', drop_slot=drop_slot),
+                         verify_changed=lambda: sub_row(subscriber, name) is None or pytest.fail('still there'),
+                         verify_unchanged_before=lambda: sub_row(subscriber, name) or pytest.fail('dropped in check mode'))
+        assert res['subscription'] is None and res['diff']['after'] == {'state': 'absent'}
+        if drop_slot:
+            assert res['queries'] == ['DROP SUBSCRIPTION "%s"' % name]
+            assert name not in slot_names(primary)
+        else:
+            assert res['queries'] == ['ALTER SUBSCRIPTION "%s" DISABLE' % name,
+                                      'ALTER SUBSCRIPTION "%s" SET (slot_name = NONE)' % name,
+                                      'DROP SUBSCRIPTION "%s"' % name]
+            assert name in slot_names(primary), 'drop_slot=false leaves the slot on the publisher'
+    finally:
+        cleanup(clusters, name)
+
+
+@pytest.mark.parametrize('extra, needle', [
+    (dict(name="Bad'Name"), 'invalid subscription name'),
+    (dict(name='x; DROP TABLE t'), 'invalid subscription name'),
+    (dict(slot_name='Bad'), 'invalid slot_name'),
+    (dict(connection_extra=dict(password='x')), 'use connection.password'),
+    (dict(connection_extra=dict(nosuchkeyword='x')), 'not a libpq connection keyword'),
+    (dict(origin='none'), 'origin needs PostgreSQL 16'),
+    (dict(streaming='parallel'), 'streaming=parallel needs PostgreSQL 16'),
+    (dict(skip_lsn='0/1'), 'skip_lsn applies to an existing'),
+    (dict(skip_lsn='nonsense'), 'invalid skip_lsn'),
+    (dict(publications=None), 'set publications to create it'),
+])
+def test_bad_input_refused_with_nothing_created(clusters, extra, needle):
+    primary, subscriber = clusters
+    version = subscriber.query("SELECT current_setting('server_version_num')::int AS v")[0]['v']
+    if version >= 160000 and ('origin' in extra or 'streaming' in extra):
+        pytest.skip('PostgreSQL 16 supports this option')
+    before = (sub_count(subscriber), slot_names(primary))
+    module_args = args(subscriber, 'subtest_bad', publications=['subtest_pub_x'], connection=pub_conn(primary))
+    module_args.update(extra)
+    for check_mode in (True, False):
+        rc, res = run_module(MODULE, module_args, check_mode=check_mode)
+        assert rc != 0 and res['failed'], res
+        assert needle in res['msg'], res['msg']
+        no_password(res)
+    assert (sub_count(subscriber), slot_names(primary)) == before
+
+
+def test_create_only_option_change_refused(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_2pc'
+    make_tables(clusters, 'subtest_q1')
+    publish(primary, 'subtest_pub_q', ['subtest_q1'])
+    try:
+        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_q'], connection=pub_conn(primary)))
+        assert rc == 0 and res['changed'], res
+        before = sub_row(subscriber, name)
+        rc, res = run_module(MODULE, args(subscriber, name, two_phase=True))
+        assert rc != 0 and 'two_phase applies at creation only' in res['msg'] and 'state=absent' in res['msg'], res
+        assert sub_row(subscriber, name) == before
+    finally:
+        cleanup(clusters, name)

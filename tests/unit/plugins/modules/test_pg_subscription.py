@@ -1,0 +1,389 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, pgha.replication contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure unit tests of pg_subscription: libpq conninfo quoting and parsing, masking, validation, planner. No server."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import Conflict, InvalidInput, Unsupported
+from ansible_collections.pgha.replication.plugins.modules import pg_subscription as mod
+
+PG15 = dict(version_num=150008)
+PG16 = dict(version_num=160004)
+PG14 = dict(version_num=140011)
+SECRET = "pa ss'w\\rd"
+
+
+# --- conninfo quoting and parsing ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('value, quoted', [
+    ('plain', "'plain'"),
+    ('', "''"),
+    ('with space', "'with space'"),
+    ("it's", "'it\\'s'"),
+    ('back\\slash', "'back\\\\slash'"),
+    ("\\'", "'\\\\\\''"),
+    ('a=b', "'a=b'"),
+])
+def test_quote_conninfo_value(value, quoted):
+    assert mod.quote_conninfo_value(value) == quoted
+
+
+@pytest.mark.parametrize('value', ['plain', '', 'with space', "it's", 'back\\slash', "\\'", "'", '\\', ' lead', 'tab\tx',
+                                   'x=y z', u'\u00fcnicode', SECRET])
+def test_quote_parse_roundtrip(value):
+    text = mod.build_conninfo([('host', 'h'), ('password', value), ('application_name', value)])
+    assert mod.parse_conninfo(text) == {'host': 'h', 'password': value, 'application_name': value}
+
+
+PARSE_CASES = [
+    ('empty', '', {}),
+    ('whitespace only', '  \t ', {}),
+    ('unquoted', 'host=h port=5432 dbname=app', {'host': 'h', 'port': '5432', 'dbname': 'app'}),
+    ('spaces around =', 'host = h   port=  5432', {'host': 'h', 'port': '5432'}),
+    ('quoted with spaces', "password='a b' user=u", {'password': 'a b', 'user': 'u'}),
+    ('escaped quote', "password='it\\'s'", {'password': "it's"}),
+    ('escaped backslash', "password='a\\\\b'", {'password': 'a\\b'}),
+    ('unquoted backslash escape', 'password=a\\ b', {'password': 'a b'}),
+    ('empty quoted', "password=''", {'password': ''}),
+    ('multi host', 'host=a,b port=5432,5433 target_session_attrs=read-write',
+     {'host': 'a,b', 'port': '5432,5433', 'target_session_attrs': 'read-write'}),
+    ('last wins', 'host=a host=b', {'host': 'b'}),
+    ('uri', 'postgresql://rep:s%40cret@h1:5432,h2:5433/app?sslmode=require&application_name=x',
+     {'user': 'rep', 'password': 's@cret', 'host': 'h1,h2', 'port': '5432,5433', 'dbname': 'app', 'sslmode': 'require',
+      'application_name': 'x'}),
+    ('uri ipv6 no port', 'postgres://[::1]/db', {'host': '::1', 'dbname': 'db'}),
+    ('uri minimal', 'postgresql://', {}),
+]
+
+
+@pytest.mark.parametrize('text, expected', [c[1:] for c in PARSE_CASES], ids=[c[0] for c in PARSE_CASES])
+def test_parse_conninfo(text, expected):
+    assert mod.parse_conninfo(text) == expected
+
+
+@pytest.mark.parametrize('text, message', [
+    ('host', 'missing "=" after "host"'),
+    ('host=h port', 'missing "=" after "port"'),
+    ("password='secret-value", 'unterminated quoted string'),
+])
+def test_parse_conninfo_errors_never_echo_values(text, message):
+    with pytest.raises(InvalidInput, match=message) as info:
+        mod.parse_conninfo(text)
+    assert 'secret-value' not in info.value.msg
+
+
+# --- masking --------------------------------------------------------------------------------------------------------
+
+def test_mask_conninfo():
+    assert mod.mask_conninfo({'host': 'h', 'password': 'x', 'sslpassword': 'y'}) == \
+        {'host': 'h', 'password': '********', 'sslpassword': '********'}
+    assert mod.mask_conninfo(None) is None
+
+
+@pytest.mark.parametrize('secret', ['simple', SECRET, "o'neil", 'back\\slash'])
+def test_scrub_all_masks_every_form(secret):
+    conninfo = mod.build_conninfo([('password', secret)])
+    sql_literal = "'" + conninfo.replace("'", "''") + "'"
+    e_literal = "E'" + conninfo.replace('\\', '\\\\').replace("'", "''") + "'"
+    for text in (secret, conninfo, sql_literal, e_literal, 'error near "%s"' % secret):
+        assert secret not in mod.scrub_all(text, [secret])
+        assert mod.quote_conninfo_value(secret)[1:-1] not in mod.scrub_all(text, [secret])
+        assert '********' in mod.scrub_all(text, [secret])
+    assert mod.scrub_all('nothing', [None, '']) == 'nothing'
+
+
+def sub(**overrides):
+    """An existing subscription in the internal form read_subscription() returns."""
+    value = dict(oid=16400, name='s1', owner='postgres', enabled=True, publications=['p1'],
+                 conninfo={'host': 'h', 'port': '5432', 'dbname': 'app', 'user': 'rep', 'password': SECRET},
+                 slot_name='s1', binary=False, streaming='off', synchronous_commit='off', disable_on_error=False,
+                 two_phase=False, two_phase_state='disabled', origin=None, skip_lsn=None)
+    value.update(overrides)
+    return value
+
+
+def test_public_and_diff_views_mask_the_password():
+    current = sub()
+    for view in (mod.public_view(current), mod.diff_view(current), mod.diff_view(current, password_changed=True)):
+        assert SECRET not in json.dumps(view) and 'rd' not in json.dumps(view.get('connection', {}).get('password'))
+    assert mod.public_view(current)['connection']['password'] == '********'
+    assert 'oid' not in mod.public_view(current) and 'conninfo' not in mod.public_view(current)
+    assert mod.diff_view(current, password_changed=True)['connection']['password'] == '******** (changed)'
+    assert mod.diff_view(None) == {'state': 'absent'}
+
+
+# --- parameters -----------------------------------------------------------------------------------------------------
+
+def params(**overrides):
+    base = dict(name='s1', state='present', publications=None, connection=None, connection_extra=None, enabled=None,
+                slot_name=None, create_slot=None, copy_data=None, binary=None, streaming=None, synchronous_commit=None,
+                disable_on_error=None, two_phase=None, origin=None, refresh=False, skip_lsn=None, drop_slot=True,
+                wait=False, wait_timeout=300, login_db='app', connect_timeout=10)
+    base.update(overrides)
+    return base
+
+
+def conn(**overrides):
+    value = dict(host=['h'], port=[5432], dbname='app', user='rep', password=SECRET, sslmode=None, sslrootcert=None,
+                 connect_timeout=None, target_session_attrs=None, application_name=None)
+    value.update(overrides)
+    return value
+
+
+def desired(**overrides):
+    values = params(**overrides)
+    mod.validate_params(values)
+    return mod.desired_from_params(values)
+
+
+def test_desired_connection_pairs():
+    pairs = mod.desired_connection(params(connection=conn(host=['a', 'b'], port=[5432, 5433], target_session_attrs='read-write',
+                                                          connect_timeout=5),
+                                          connection_extra={'keepalives_idle': 30, 'sslcert': '/c.pem', 'keepalives': True}))
+    assert pairs == [('host', 'a,b'), ('port', '5432,5433'), ('dbname', 'app'), ('user', 'rep'), ('password', SECRET),
+                     ('connect_timeout', '5'), ('target_session_attrs', 'read-write'), ('keepalives', '1'),
+                     ('keepalives_idle', '30'), ('sslcert', '/c.pem')]
+    assert mod.desired_connection(params()) is None
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(name='Bad'), 'invalid subscription name'),
+    (dict(name='a' * 64), 'invalid subscription name'),
+    (dict(name="x'; DROP"), 'invalid subscription name'),
+    (dict(slot_name='Slot'), 'invalid slot_name'),
+    (dict(publications=[]), 'publications must not be empty'),
+    (dict(publications=['']), 'invalid publication name'),
+    (dict(publications=['p' * 64]), 'invalid publication name'),
+    (dict(connection_extra={'password': 'x'}), 'must not hold password: use connection.password'),
+    (dict(connection_extra={'sslpassword': 'x'}), 'must not hold sslpassword'),
+    (dict(connection_extra={'host': 'x'}), 'connection_extra.host: set connection.host instead'),
+    (dict(connection_extra={'bogus': 'x'}), "'bogus' is not a libpq connection keyword"),
+    (dict(connection_extra={'Keepalives': 'x'}), 'is not a libpq connection keyword'),
+    (dict(connection=conn(dbname='a\x00b')), 'NUL'),
+    (dict(connection=conn(host=['a', ''])), 'connection.host must not hold empty entries'),
+    (dict(connection=conn(host=['a', 'b', 'c'], port=[1, 2])), 'one port, or one per host'),
+    (dict(connection=dict((k, None) for k in conn())), 'set no keyword'),
+    (dict(streaming='maybe'), 'streaming must be on or off'),
+    (dict(synchronous_commit='sometimes'), 'synchronous_commit must be one of'),
+    (dict(skip_lsn='12345'), 'invalid skip_lsn'),
+    (dict(skip_lsn='0/0'), 'must not be 0/0'),
+    (dict(wait_timeout=-1), 'wait_timeout'),
+])
+def test_invalid_params(overrides, message):
+    with pytest.raises(InvalidInput, match=message):
+        mod.validate_params(params(**overrides))
+
+
+def test_value_normalisation():
+    want = desired(streaming='True', synchronous_commit='False', skip_lsn='0/014c0378')
+    assert (want['streaming'], want['synchronous_commit'], want['skip_lsn']) == ('on', 'off', '0/14C0378')
+    assert desired(streaming='parallel')['streaming'] == 'parallel'
+    assert desired(synchronous_commit='remote_apply')['synchronous_commit'] == 'remote_apply'
+
+
+# --- planner --------------------------------------------------------------------------------------------------------
+
+def rendered(steps):
+    """Steps as (template, identifiers, shown params) - exactly what `queries` shows, without a connection."""
+    return [(s.template, s.idents, s.shown) for s in steps]
+
+
+MASKED = "host='h' port='5432' dbname='app' user='rep' password='********'"
+CLEAR = "host='h' port='5432' dbname='app' user='rep' password='pa ss\\'w\\\\rd'"
+CREATE = dict(publications=['p1'], connection=conn())
+
+PLAN_CASES = [
+    ('create minimal', None, CREATE, PG15,
+     [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1}', ('s1', ['p1']), (MASKED,))]),
+    ('create with options', None, dict(CREATE, publications=['p1', 'p2'], enabled=False, slot_name='slot1', create_slot=False,
+                                       copy_data=False, binary=True, streaming='on', synchronous_commit='local',
+                                       disable_on_error=True, two_phase=True), PG15,
+     [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1} WITH (enabled = %s, slot_name = %s, create_slot = %s, '
+       'copy_data = %s, binary = %s, streaming = %s, synchronous_commit = %s, disable_on_error = %s, two_phase = %s)',
+       ('s1', ['p1', 'p2']), (MASKED, False, 'slot1', False, False, True, 'on', 'local', True, True))]),
+    ('create with origin on 16', None, dict(CREATE, origin='none', streaming='parallel'), PG16,
+     [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1} WITH (streaming = %s, origin = %s)', ('s1', ['p1']),
+       (MASKED, 'parallel', 'none'))]),
+    ('exists, nothing set', sub(), dict(), PG15, []),
+    ('exists, same everything', sub(), dict(CREATE, enabled=True, binary=False, streaming='off', slot_name='s1',
+                                            synchronous_commit='off', disable_on_error=False, two_phase=False,
+                                            create_slot=True, copy_data=True), PG15, []),
+    ('publications same set, other order', sub(publications=['p1', 'p2']), dict(publications=['p2', 'p1']), PG15, []),
+    ('alter publications', sub(), dict(publications=['p1', 'p2']), PG15,
+     [('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true)', ('s1', ['p1', 'p2']), None)]),
+    ('alter publications with copy_data', sub(), dict(publications=['p2'], copy_data=False), PG15,
+     [('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true, copy_data = %s)', ('s1', ['p2']), (False,))]),
+    ('alter publications of a disabled subscription', sub(enabled=False), dict(publications=['p2']), PG15,
+     [('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = false)', ('s1', ['p2']), None)]),
+    ('enable then refresh publications', sub(enabled=False), dict(publications=['p2'], enabled=True), PG15,
+     [('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None),
+      ('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true)', ('s1', ['p2']), None)]),
+    ('refresh publications then disable', sub(), dict(publications=['p2'], enabled=False), PG15,
+     [('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true)', ('s1', ['p2']), None),
+      ('ALTER SUBSCRIPTION {0} DISABLE', ('s1',), None)]),
+    ('disable', sub(), dict(enabled=False), PG15, [('ALTER SUBSCRIPTION {0} DISABLE', ('s1',), None)]),
+    ('enable', sub(enabled=False), dict(enabled=True), PG15, [('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None)]),
+    ('set options', sub(), dict(binary=True, streaming='on', synchronous_commit='remote_apply', disable_on_error=True,
+                                slot_name='other'), PG15,
+     [('ALTER SUBSCRIPTION {0} SET (slot_name = %s, binary = %s, streaming = %s, synchronous_commit = %s, '
+       'disable_on_error = %s)', ('s1',), ('other', True, 'on', 'remote_apply', True))]),
+    ('set origin on 16', sub(origin='any'), dict(origin='none'), PG16,
+     [('ALTER SUBSCRIPTION {0} SET (origin = %s)', ('s1',), ('none',))]),
+    ('create-only options ignored when they cannot be read back', sub(), dict(create_slot=False, copy_data=False), PG15, []),
+    ('password differs', sub(conninfo=dict(sub()['conninfo'], password='old')), dict(connection=conn()), PG15,
+     [('ALTER SUBSCRIPTION {0} CONNECTION %s', ('s1',), (MASKED,))]),
+    ('keyword removed', sub(conninfo=dict(sub()['conninfo'], sslmode='require')), dict(connection=conn()), PG15,
+     [('ALTER SUBSCRIPTION {0} CONNECTION %s', ('s1',), (MASKED,))]),
+    ('same connection parsed', sub(conninfo=mod.parse_conninfo(CLEAR)), dict(connection=conn()), PG15, []),
+    ('connection unset is not managed', sub(conninfo={'host': 'elsewhere'}), dict(enabled=True), PG15, []),
+    ('connection then options then enable', sub(enabled=False, conninfo={}),
+     dict(connection=conn(), binary=True, enabled=True), PG15,
+     [('ALTER SUBSCRIPTION {0} CONNECTION %s', ('s1',), (MASKED,)),
+      ('ALTER SUBSCRIPTION {0} SET (binary = %s)', ('s1',), (True,)),
+      ('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None)]),
+    ('skip then enable', sub(enabled=False), dict(skip_lsn='0/14C0378', enabled=True), PG15,
+     [('ALTER SUBSCRIPTION {0} SKIP (lsn = %s)', ('s1',), ('0/14C0378',)),
+      ('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None)]),
+    ('skip already pending', sub(skip_lsn='0/14C0378'), dict(skip_lsn='0/14c0378'), PG15, []),
+    ('absent, missing', None, dict(state='absent'), PG15, []),
+    ('absent', sub(), dict(state='absent'), PG15, [('DROP SUBSCRIPTION {0}', ('s1',), None)]),
+    ('absent without slot drop', sub(), dict(state='absent', drop_slot=False), PG15,
+     [('ALTER SUBSCRIPTION {0} DISABLE', ('s1',), None),
+      ('ALTER SUBSCRIPTION {0} SET (slot_name = NONE)', ('s1',), None),
+      ('DROP SUBSCRIPTION {0}', ('s1',), None)]),
+    ('absent without slot drop, disabled', sub(enabled=False), dict(state='absent', drop_slot=False), PG15,
+     [('ALTER SUBSCRIPTION {0} SET (slot_name = NONE)', ('s1',), None), ('DROP SUBSCRIPTION {0}', ('s1',), None)]),
+    ('absent without slot drop, already detached', sub(enabled=False, slot_name=None), dict(state='absent', drop_slot=False),
+     PG15, [('DROP SUBSCRIPTION {0}', ('s1',), None)]),
+]
+
+
+@pytest.mark.parametrize('current, overrides, server, expected', [c[1:] for c in PLAN_CASES], ids=[c[0] for c in PLAN_CASES])
+def test_plan(current, overrides, server, expected):
+    steps = mod.plan(current, desired(**overrides), server)
+    assert rendered(steps) == expected
+    assert SECRET not in json.dumps(rendered(steps))
+
+
+def test_plan_executes_the_real_password():
+    steps = mod.plan(None, desired(**CREATE), PG15)
+    assert steps[0].params == (CLEAR,)
+    assert mod.parse_conninfo(steps[0].params[0])['password'] == SECRET
+
+
+REFRESH_CASES = [
+    ('publisher has a new table', sub(), {'public.a', 'public.b'}, {'public.a'}, dict(),
+     [('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION', ('s1',), None)]),
+    ('table removed from publication', sub(), {'public.a'}, {'public.a', 'public.b'}, dict(copy_data=False),
+     [('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION WITH (copy_data = %s)', ('s1',), (False,))]),
+    ('same tables', sub(), {'public.a'}, {'public.a'}, dict(), []),
+    ('disabled, enabled in the same run', sub(enabled=False), {'public.a'}, set(), dict(enabled=True),
+     [('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None), ('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION', ('s1',), None)]),
+]
+
+
+@pytest.mark.parametrize('current, published, subscribed, overrides, expected', [c[1:] for c in REFRESH_CASES],
+                         ids=[c[0] for c in REFRESH_CASES])
+def test_plan_refresh(current, published, subscribed, overrides, expected):
+    steps = mod.plan(current, desired(refresh=True, **overrides), PG15, published, subscribed)
+    assert rendered(steps) == expected
+
+
+def test_plan_refresh_with_publication_change_needs_no_publisher():
+    steps = mod.plan(sub(), desired(refresh=True, publications=['p9']), PG15)
+    assert rendered(steps) == [('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true)', ('s1', ['p9']), None)]
+
+
+@pytest.mark.parametrize('origin_lsn, current_skip, action, steps', [
+    (None, None, 'set', 1),
+    ('0/14C0000', None, 'set', 1),
+    ('0/14C0378', None, 'set', 1),   # the origin's LSN is a commit's end: equal means not past yet
+    ('0/14C03A0', None, 'passed', 0),
+    ('1/0', '0/14C0378', 'passed', 0),
+    ('0/1', '0/14C0378', 'pending', 0),
+])
+def test_skip_idempotence(origin_lsn, current_skip, action, steps):
+    current = sub(skip_lsn=current_skip)
+    assert mod.skip_action(current, '0/14C0378', origin_lsn) == action
+    assert len(mod.plan(current, desired(skip_lsn='0/14C0378'), PG15, origin_lsn=origin_lsn)) == steps
+
+
+REFUSE_CASES = [
+    ('two_phase differs', sub(), dict(two_phase=True), PG15, Conflict,
+     "has two_phase=false; two_phase applies at creation only: set two_phase=false, or run with state=absent"),
+    ('two_phase differs other way', sub(two_phase=True), dict(two_phase=False), PG15, Conflict, 'set two_phase=true'),
+    ('create without publications', None, dict(connection=conn()), PG15, InvalidInput, 'set publications to create it'),
+    ('create without connection', None, dict(publications=['p']), PG15, InvalidInput, 'set connection to create it'),
+    ('create with nothing', None, dict(), PG15, InvalidInput, 'set publications and connection'),
+    ('skip on a missing subscription', None, dict(CREATE, skip_lsn='0/1'), PG15, InvalidInput, 'skip_lsn applies to an existing'),
+    ('origin on 15', sub(), dict(origin='none'), PG15, Unsupported, 'origin needs PostgreSQL 16'),
+    ('parallel on 15', sub(), dict(streaming='parallel'), PG15, Unsupported, 'streaming=parallel needs PostgreSQL 16'),
+    ('disable_on_error on 14', sub(), dict(disable_on_error=True), PG14, Unsupported, 'disable_on_error needs PostgreSQL 15'),
+    ('two_phase on 14', None, dict(CREATE, two_phase=True), PG14, Unsupported, 'two_phase needs PostgreSQL 15'),
+    ('refresh a disabled subscription', sub(enabled=False), dict(refresh=True), PG15, Conflict, 'set enabled=true'),
+    ('wait on a disabled subscription', sub(enabled=False), dict(wait=True), PG15, Conflict, 'wait=true needs an enabled'),
+    ('wait on a disabled creation', None, dict(CREATE, wait=True, enabled=False), PG15, InvalidInput, 'wait=true needs enabled'),
+]
+
+
+@pytest.mark.parametrize('current, overrides, server, exc, message', [c[1:] for c in REFUSE_CASES],
+                         ids=[c[0] for c in REFUSE_CASES])
+def test_plan_refuses(current, overrides, server, exc, message):
+    with pytest.raises(exc, match=message):
+        mod.plan(current, desired(**overrides), server, {'public.a'}, set())
+
+
+# --- prediction -----------------------------------------------------------------------------------------------------
+
+def test_predict_create_matches_the_read_back():
+    want = desired(**CREATE)
+    steps = mod.plan(None, want, PG15)
+    predicted = mod.predict(None, want, PG15, steps, 'postgres')
+    real = sub(oid=1, conninfo=mod.parse_conninfo(steps[0].params[0]))
+    assert mod.diff_view(predicted) == mod.diff_view(real)
+    assert mod.public_view(predicted) == mod.public_view(real)
+
+
+@pytest.mark.parametrize('overrides', [
+    dict(publications=['p2', 'p1']), dict(enabled=False), dict(binary=True, streaming='on', slot_name='x'),
+    dict(connection=conn(host=['a', 'b'], target_session_attrs='read-write')), dict(state='absent'),
+])
+def test_predict_alter_matches_the_read_back(overrides):
+    current = sub()
+    want = desired(**overrides)
+    steps = mod.plan(current, want, PG15)
+    assert steps
+    predicted = mod.predict(current, want, PG15, steps, 'postgres')
+    if want['state'] == 'absent':
+        assert predicted is None
+        return
+    real = dict(current)
+    real.update(dict((k, v) for k, v in overrides.items() if k in current))
+    if 'connection' in overrides:
+        real['conninfo'] = mod.parse_conninfo(steps[0].params[0])
+    assert mod.diff_view(predicted) == mod.diff_view(real)
+
+
+def test_predict_noop_is_current():
+    current = sub()
+    assert mod.predict(current, desired(), PG15, [], 'postgres') is current
+
+
+def test_password_changed():
+    assert mod.password_changed(sub(), desired(connection=conn(password='new'))) is True
+    assert mod.password_changed(sub(), desired(connection=conn())) is False
+    assert mod.password_changed(sub(), desired()) is False
+    assert mod.password_changed(None, desired(**CREATE)) is False
+
+
+def test_argument_spec_hides_the_password():
+    spec = mod.argument_spec()
+    assert spec['connection']['options']['password']['no_log'] is True
+    assert spec['login_password']['no_log'] is True
