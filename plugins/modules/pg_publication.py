@@ -1,0 +1,994 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2025, pgha.replication contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_publication
+short_description: Create, change or drop PostgreSQL logical replication publications
+version_added: 0.1.0
+description:
+  - Create, change or drop a publication in the database the module connects to (O(login_db)), idempotently.
+  - Manages the published tables with their column lists and row filters, the schemas published with
+    C(FOR TABLES IN SCHEMA), C(FOR ALL TABLES), the published operations, O(publish_via_partition_root) and the owner.
+  - Every option left unset is not managed; for example without O(tables) the publication's table list is
+    left as it is.
+  - Changes to an existing publication are made with C(ALTER PUBLICATION), all statements of a run in one
+    transaction, so a failing statement leaves the publication as it was.
+  - A change between C(FOR ALL TABLES) and a list of tables or schemas cannot be made with C(ALTER PUBLICATION).
+    The module then fails, names what would be dropped, and only drops and re-creates the publication
+    (in one transaction) with O(allow_recreate=true).
+author:
+  - pgha.replication developers (@pgha)
+extends_documentation_fragment:
+  - pgha.replication._postgres
+options:
+  name:
+    description:
+      - Name of the publication.
+      - Lower case letters, digits, underscores and V($), starting with a letter or an underscore, at most 63 bytes
+        (a name that PostgreSQL keeps as written). Other names fail before the server is touched.
+    type: str
+    required: true
+    version_added: 0.1.0
+  state:
+    description:
+      - V(present) creates the publication or changes it to match the options that are set.
+      - V(absent) drops the publication if it exists. Other options are then ignored.
+    type: str
+    choices: [present, absent]
+    default: present
+    version_added: 0.1.0
+  tables:
+    description:
+      - The tables the publication publishes explicitly (C(FOR TABLE)). When set, tables not listed are removed
+        from the publication; V([]) removes every explicitly published table.
+      - When unset, the publication's table list is not managed.
+      - Mutually exclusive with O(all_tables=true). Can be combined with O(tables_in_schema).
+      - Each table must exist; a table that does not exist fails the module before anything is changed.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      name:
+        description:
+          - Table name, optionally schema-qualified (V(schema.table)), written as in SQL - unquoted names are
+            folded to lower case, double quotes keep case and special characters.
+          - Resolved by the server with C(to_regclass()), using the O(login_user)'s C(search_path); V(t) and
+            V(public.t) name the same table.
+          - Only ordinary and partitioned tables that are neither temporary nor unlogged can be published.
+        type: str
+        required: true
+        version_added: 0.1.0
+      columns:
+        description:
+          - Column list (PostgreSQL 15 or later); only these columns are published.
+          - Column names are written as in SQL, like O(tables[].name). The order does not matter;
+            PostgreSQL keeps the columns in table order.
+          - When unset, all columns are published.
+        type: list
+        elements: str
+        version_added: 0.1.0
+      row_filter:
+        description:
+          - Row filter (PostgreSQL 15 or later), a SQL boolean expression without the C(WHERE) keyword,
+            for example V(id > 5 AND region = 'eu').
+          - The expression is SQL text inserted as is into the statement, like any SQL you write, so it must
+            come from a trusted source.
+          - Compared in the form the server deparses it to, so V(id>5) and V((id > 5\)) are the same filter.
+          - When unset, all rows are published.
+        type: str
+        version_added: 0.1.0
+  all_tables:
+    description:
+      - V(true) publishes all tables of the database, including tables created later (C(FOR ALL TABLES)).
+      - V(false) requires a publication that is not C(FOR ALL TABLES).
+      - When unset, the scope is not managed (O(tables) and O(tables_in_schema) still are when set).
+      - V(true) is mutually exclusive with O(tables) and O(tables_in_schema).
+      - Switching an existing publication to or from C(FOR ALL TABLES) needs O(allow_recreate=true).
+      - Needs superuser.
+    type: bool
+    version_added: 0.1.0
+  tables_in_schema:
+    description:
+      - Schemas whose tables are all published, including tables created there later
+        (C(FOR TABLES IN SCHEMA), PostgreSQL 15 or later). Schemas not listed are removed from the publication.
+      - Schema names are written as in SQL, like O(tables[].name), and must exist.
+      - When unset, the publication's schema list is not managed.
+      - PostgreSQL 15 does not allow column lists (O(tables[].columns)) in a publication that publishes schemas.
+      - Needs superuser.
+    type: list
+    elements: str
+    version_added: 0.1.0
+  publish:
+    description:
+      - The operations published.
+      - When unset, not managed; a new publication then publishes all operations (the server's default).
+      - V([]) publishes no operation.
+    type: list
+    elements: str
+    choices: [insert, update, delete, truncate]
+    version_added: 0.1.0
+  publish_via_partition_root:
+    description:
+      - Publish changes of partitions as changes of their partitioned table (PostgreSQL 13 or later).
+      - When unset, not managed; a new publication then uses V(false) (the server's default).
+    type: bool
+    version_added: 0.1.0
+  owner:
+    description:
+      - Role that owns the publication, as its name is stored in C(pg_roles) (case-sensitive).
+      - When unset, not managed; a new publication is then owned by O(login_user).
+      - The role must exist.
+    type: str
+    version_added: 0.1.0
+  allow_recreate:
+    description:
+      - Allow dropping and re-creating the publication (in one transaction) when the requested scope cannot be
+        reached with C(ALTER PUBLICATION) - from C(FOR ALL TABLES) to a list of tables or schemas, or back.
+      - Options left unset (O(publish), O(publish_via_partition_root), O(owner)) keep their values.
+      - Subscriptions should run C(ALTER SUBSCRIPTION ... REFRESH PUBLICATION) afterwards.
+    type: bool
+    default: false
+    version_added: 0.1.0
+attributes:
+  check_mode:
+    description:
+      - Can run in check mode and predict the same changes, queries and diff as a real run.
+      - To compare row filters, the module creates a scratch publication in a transaction that is always
+        rolled back, also in check mode (see the notes).
+    support: full
+  diff_mode:
+    description: Returns the publication before and after in RV(diff).
+    support: full
+  action_group:
+    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pgha.replication.postgresql
+notes:
+  - Row filters are compared in the server's own normalised form. For every table with a O(tables[].row_filter),
+    the module creates a scratch publication with that filter in a transaction that is always rolled back, reads
+    back the filter as C(pg_get_expr()) writes it, and compares that with the existing publication's filter read
+    the same way. The scratch publication briefly takes a C(SHARE UPDATE EXCLUSIVE) lock on the table, and needs
+    the same privileges as the real change (ownership of the table).
+  - Creating and changing publications needs the C(CREATE) privilege on the database and ownership of the
+    tables; C(FOR ALL TABLES) and C(FOR TABLES IN SCHEMA) need superuser.
+  - A publication can only be managed on the primary; the module fails on a standby.
+  - PostgreSQL 10 or later. Column lists, row filters and O(tables_in_schema) need PostgreSQL 15,
+    O(publish_via_partition_root) PostgreSQL 13, V(truncate) in O(publish) PostgreSQL 11; asking for them on an
+    older server fails before anything is changed.
+seealso:
+  - module: pgha.replication.pg_replication_slot
+  - name: CREATE PUBLICATION
+    description: PostgreSQL documentation of CREATE PUBLICATION.
+    link: https://www.postgresql.org/docs/current/sql-createpublication.html
+  - name: ALTER PUBLICATION
+    description: PostgreSQL documentation of ALTER PUBLICATION.
+    link: https://www.postgresql.org/docs/current/sql-alterpublication.html
+'''
+
+EXAMPLES = r'''
+- name: Publish two tables, one with a column list and a row filter
+  pgha.replication.pg_publication:
+    name: app_pub
+    login_db: app
+    tables:
+      - name: public.orders
+        columns: [id, customer_id, total, region]
+        row_filter: region = 'eu'
+      - name: public.customers
+    publish: [insert, update, delete]
+  become: true
+  become_user: postgres
+
+- name: Publish every table of two schemas and one more table
+  pgha.replication.pg_publication:
+    name: reporting_pub
+    login_db: app
+    tables_in_schema: [sales, billing]
+    tables:
+      - name: public.currencies
+    publish_via_partition_root: true
+  become: true
+  become_user: postgres
+
+- name: Switch a table-list publication to FOR ALL TABLES (drops and re-creates it)
+  pgha.replication.pg_publication:
+    name: app_pub
+    login_db: app
+    all_tables: true
+    allow_recreate: true
+  become: true
+  become_user: postgres
+
+- name: Drop a publication
+  pgha.replication.pg_publication:
+    name: old_pub
+    login_db: app
+    state: absent
+  become: true
+  become_user: postgres
+'''
+
+RETURN = r'''
+publication:
+  description:
+    - The publication after the run (predicted in check mode), or V(null) when it does not exist.
+    - Names are written as PostgreSQL's C(quote_ident()) writes them, so they can be given back as options.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the publication.
+      type: str
+      sample: app_pub
+    owner:
+      description: Role owning the publication.
+      type: str
+      sample: postgres
+    all_tables:
+      description: Whether the publication is C(FOR ALL TABLES).
+      type: bool
+      sample: false
+    tables:
+      description: Explicitly published tables, sorted by schema and name.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: Schema-qualified table name.
+          type: str
+          sample: public.orders
+        columns:
+          description: Published columns in table order, or V(null) when all columns are published.
+          type: list
+          elements: str
+          sample: [id, customer_id, total, region]
+        row_filter:
+          description: Row filter as the server deparses it, or V(null) when all rows are published.
+          type: str
+          sample: "(region = 'eu'::text)"
+    tables_in_schema:
+      description: Schemas whose tables are all published, sorted.
+      type: list
+      elements: str
+      sample: [sales]
+    publish:
+      description: Published operations, in the order insert, update, delete, truncate.
+      type: list
+      elements: str
+      sample: [insert, update, delete]
+    publish_via_partition_root:
+      description: Whether partitions are published as their root table; V(null) before PostgreSQL 13.
+      type: bool
+      sample: false
+queries:
+  description:
+    - The statements run, or that would run in check mode. They run in one transaction (C(BEGIN) and C(COMMIT)
+      are not listed).
+    - The scratch statements used to normalise row filters are not listed; they are always rolled back.
+  returned: always
+  type: list
+  elements: str
+  sample: ['CREATE PUBLICATION "app_pub" FOR TABLE "public"."orders" ("id", "region") WHERE (region = ''eu'')']
+diff:
+  description: The publication before and after.
+  returned: when diff mode is enabled
+  type: dict
+  contains:
+    before:
+      description: "The publication before the run, or C({state: absent}) when it did not exist."
+      type: dict
+      sample: {state: absent}
+    after:
+      description: "The publication after the run, or C({state: absent}) when it does not exist."
+      type: dict
+      sample: {state: present, name: app_pub, owner: postgres, all_tables: false, tables_in_schema: [],
+               tables: [{name: public.orders, columns: null, row_filter: null}],
+               publish: [insert, update, delete, truncate], publish_via_partition_root: false}
+'''
+
+import binascii
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
+    HAS_PSYCOPG2,
+    PSYCOPG2_IMPORT_ERROR,
+    Conflict,
+    InvalidInput,
+    PgHaError,
+    QueryFailed,
+    Unsupported,
+    connect,
+    execute,
+    fetch_all,
+    fetch_one,
+    postgres_argument_spec,
+    render,
+    server_facts,
+    sql,
+)
+
+PUBLICATION_NAME_RE = re.compile(r'^[a-z_][a-z0-9_$]*$')
+MAX_NAME_BYTES = 63
+OPERATIONS = ('insert', 'update', 'delete', 'truncate')
+SCRATCH_PREFIX = 'pgha_scratch_'
+
+# Server version (server_version_num) needed by each feature.
+MIN_VERSION = dict(
+    publications=100000,
+    truncate=110000,
+    publish_via_partition_root=130000,
+    columns=150000,
+    row_filter=150000,
+    tables_in_schema=150000,
+)
+
+PUBLIC_KEYS = ('name', 'owner', 'all_tables', 'tables', 'tables_in_schema', 'publish', 'publish_via_partition_root')
+
+
+def _sql(text):
+    # Fixed SQL text of the module. Statements carry no %s parameters: values are sql.Literal, names sql.Identifier,
+    # so a row filter containing '%' is never taken for a placeholder.
+    return sql.SQL(text)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Input validation (pure)
+# ---------------------------------------------------------------------------------------------------------------
+
+def validate_publication_name(name):
+    """Raise InvalidInput unless ``name`` is a publication name PostgreSQL keeps as written."""
+    if (name is None or not PUBLICATION_NAME_RE.match(name) or len(name.encode('utf-8')) > MAX_NAME_BYTES
+            or name.startswith(SCRATCH_PREFIX)):
+        raise InvalidInput(
+            "invalid publication name %r: use lower case letters, digits, underscores and $, starting with a letter "
+            "or an underscore, at most %d bytes (and not starting with %s)" % (name, MAX_NAME_BYTES, SCRATCH_PREFIX))
+
+
+def _nonempty_string(value):
+    return value is not None and value.strip() != '' and '\x00' not in value
+
+
+def validate_params(params):
+    """Check what the argument spec cannot express. Pure; raises InvalidInput."""
+    validate_publication_name(params['name'])
+    if params['state'] == 'absent':
+        return
+    tables = params.get('tables')
+    schemas = params.get('tables_in_schema')
+    if params.get('all_tables') and (tables is not None or schemas is not None):
+        raise InvalidInput('all_tables=true is mutually exclusive with tables and tables_in_schema')
+    seen = {}
+    for index, entry in enumerate(tables or []):
+        label = 'tables[%d]' % index
+        if not _nonempty_string(entry.get('name')):
+            raise InvalidInput('%s: name must be a non-empty table name' % label)
+        key = entry['name'].strip()
+        if key in seen:
+            raise InvalidInput('%s and tables[%d] both name table %r' % (label, seen[key], key))
+        seen[key] = index
+        columns = entry.get('columns')
+        if columns is not None:
+            if not columns:
+                raise InvalidInput('%s (%s): columns must not be empty; leave it unset to publish all columns' % (label, key))
+            for column in columns:
+                if not _nonempty_string(column):
+                    raise InvalidInput('%s (%s): column names must be non-empty' % (label, key))
+        row_filter = entry.get('row_filter')
+        if row_filter is not None:
+            if not _nonempty_string(row_filter):
+                raise InvalidInput('%s (%s): row_filter must be a non-empty SQL expression; leave it unset to publish '
+                                   'all rows' % (label, key))
+            if re.match(r'^\s*where\b', row_filter, re.IGNORECASE):
+                raise InvalidInput('%s (%s): write row_filter without the WHERE keyword' % (label, key))
+    if schemas is not None:
+        seen_schemas = set()
+        for schema in schemas:
+            if not _nonempty_string(schema):
+                raise InvalidInput('tables_in_schema: schema names must be non-empty')
+            if schema.strip() in seen_schemas:
+                raise InvalidInput('tables_in_schema: schema %r is listed twice' % schema)
+            seen_schemas.add(schema.strip())
+    if params.get('owner') is not None and not _nonempty_string(params['owner']):
+        raise InvalidInput('owner must be a non-empty role name')
+
+
+def desired_from_params(params):
+    """The desired state as given, before names are resolved by the server. Pure."""
+    tables = None
+    if params.get('tables') is not None:
+        tables = [dict(name=t['name'].strip(), columns=t.get('columns'),
+                       row_filter=t['row_filter'].strip() if t.get('row_filter') is not None else None)
+                  for t in params['tables']]
+    publish = None
+    if params.get('publish') is not None:
+        publish = [op for op in OPERATIONS if op in params['publish']]
+    schemas = params.get('tables_in_schema')
+    return dict(
+        name=params['name'],
+        state=params['state'],
+        all_tables=params.get('all_tables'),
+        tables=tables,
+        tables_in_schema=[s.strip() for s in schemas] if schemas is not None else None,
+        publish=publish,
+        publish_via_partition_root=params.get('publish_via_partition_root'),
+        owner=params.get('owner'),
+        allow_recreate=bool(params.get('allow_recreate')),
+    )
+
+
+def check_supported(desired, facts):
+    """Raise Unsupported when the server lacks a feature the desired state uses. Pure."""
+    version = facts['version_num']
+    if version < MIN_VERSION['publications']:
+        raise Unsupported('publications need PostgreSQL 10 or later (the server runs %s)' % facts.get('version'))
+    if desired['state'] == 'absent':
+        return
+    needs = []
+    for table in desired.get('tables') or []:
+        if table.get('columns') is not None:
+            needs.append(('columns', 'column lists (tables[].columns)'))
+        if table.get('row_filter') is not None:
+            needs.append(('row_filter', 'row filters (tables[].row_filter)'))
+    if desired.get('tables_in_schema'):
+        needs.append(('tables_in_schema', 'tables_in_schema'))
+    if 'truncate' in (desired.get('publish') or []):
+        needs.append(('truncate', 'publish=truncate'))
+    if desired.get('publish_via_partition_root') is not None:
+        needs.append(('publish_via_partition_root', 'publish_via_partition_root'))
+    for feature, label in needs:
+        if version < MIN_VERSION[feature]:
+            raise Unsupported('%s need PostgreSQL %d or later (the server runs %s)'
+                              % (label, MIN_VERSION[feature] // 10000, facts.get('version')))
+
+
+def default_publish(facts):
+    """Operations a publication created without the publish option publishes."""
+    if facts['version_num'] >= MIN_VERSION['truncate']:
+        return list(OPERATIONS)
+    return list(OPERATIONS[:3])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Planner (pure). Publications and desired states share one shape:
+#   tables: [{name (quote_ident form), schema, relname (raw), columns (quote_ident form, table order) or None,
+#             attnames (raw) or None, row_filter (as pg_get_expr() writes it) or None}]
+#   tables_in_schema: [{name (quote_ident form), nspname (raw)}]
+# ---------------------------------------------------------------------------------------------------------------
+
+def _table_key(member):
+    return (member['schema'], member['relname'])
+
+
+def _member_definition(member):
+    return (member.get('attnames'), member.get('row_filter'))
+
+
+def _table_object(member):
+    """``"schema"."table" ("col", ...) WHERE (filter)`` for CREATE/ALTER PUBLICATION.
+
+    The row filter was written by the user (or deparsed by the server from what the user wrote): it is an SQL
+    expression, trusted like any SQL the user writes, and is inserted as SQL text, not quoted as a value.
+    """
+    parts = [sql.Identifier(member['schema'], member['relname'])]
+    if member.get('attnames') is not None:
+        parts.append(sql.SQL(' ({0})').format(sql.SQL(', ').join(sql.Identifier(a) for a in member['attnames'])))
+    if member.get('row_filter') is not None:
+        parts.append(sql.SQL(' WHERE ({0})').format(sql.SQL(member['row_filter'])))
+    return sql.Composed(parts)
+
+
+def _table_list(members):
+    return sql.SQL(', ').join(_table_object(m) for m in sorted(members, key=_table_key))
+
+
+def _schema_list(schemas):
+    return sql.SQL(', ').join(sql.Identifier(s['nspname']) for s in sorted(schemas, key=lambda s: s['nspname']))
+
+
+def _with_options(options):
+    items = []
+    if options.get('publish') is not None:
+        items.append(sql.SQL('publish = {0}').format(sql.Literal(', '.join(options['publish']))))
+    if options.get('publish_via_partition_root') is not None:
+        items.append(sql.SQL('publish_via_partition_root = {0}').format(
+            sql.SQL('true' if options['publish_via_partition_root'] else 'false')))
+    return items
+
+
+def describe_scope(pub):
+    """Human-readable scope of a publication (or desired state), for messages. Pure."""
+    if pub.get('all_tables'):
+        return 'FOR ALL TABLES'
+    parts = []
+    if pub.get('tables'):
+        parts.append('FOR TABLE ' + ', '.join(m['name'] for m in sorted(pub['tables'], key=_table_key)))
+    if pub.get('tables_in_schema'):
+        schemas = sorted(pub['tables_in_schema'], key=lambda s: s['nspname'])
+        parts.append('TABLES IN SCHEMA ' + ', '.join(s['name'] for s in schemas))
+    return ', '.join(parts) if parts else 'with no tables'
+
+
+def needs_recreate(current, desired):
+    """Whether reaching ``desired`` needs DROP + CREATE (a change to or from FOR ALL TABLES). Pure."""
+    if current['all_tables']:
+        return desired['all_tables'] is False or desired['tables'] is not None or desired['tables_in_schema'] is not None
+    return desired['all_tables'] is True
+
+
+def _create(desired, current, facts):
+    """CREATE PUBLICATION (+ OWNER TO). ``current`` is the publication being re-created, or None."""
+    name = sql.Identifier(desired['name'])
+    statement = [_sql('CREATE PUBLICATION '), name]
+    if desired['all_tables']:
+        statement.append(_sql(' FOR ALL TABLES'))
+    else:
+        objects = []
+        if desired['tables']:
+            objects.append(sql.SQL('TABLE {0}').format(_table_list(desired['tables'])))
+        if desired['tables_in_schema']:
+            objects.append(sql.SQL('TABLES IN SCHEMA {0}').format(_schema_list(desired['tables_in_schema'])))
+        if objects:
+            statement += [_sql(' FOR '), sql.SQL(', ').join(objects)]
+    options = dict(publish=desired['publish'], publish_via_partition_root=desired['publish_via_partition_root'])
+    if current is not None:
+        # Re-created: options left unset keep their values (written only when they differ from the default).
+        if options['publish'] is None and current['publish'] != default_publish(facts):
+            options['publish'] = current['publish']
+        if options['publish_via_partition_root'] is None and current.get('publish_via_partition_root'):
+            options['publish_via_partition_root'] = True
+    items = _with_options(options)
+    if items:
+        statement += [_sql(' WITH ('), sql.SQL(', ').join(items), _sql(')')]
+    steps = [sql.Composed(statement)]
+    owner = _owner_after(desired, current, facts)
+    if owner != facts['login_role']:
+        steps.append(sql.SQL('ALTER PUBLICATION {0} OWNER TO {1}').format(name, sql.Identifier(owner)))
+    return steps
+
+
+def _owner_after(desired, current, facts):
+    if desired['owner'] is not None:
+        return desired['owner']
+    if current is not None:
+        return current['owner']
+    return facts['login_role']
+
+
+def _alter(current, desired):
+    """ALTER PUBLICATION statements, ordered so that PostgreSQL's consistency checks pass at every step:
+    removals first, then options, then additions, then the owner."""
+    name = sql.Identifier(desired['name'])
+    drop_tables, add_tables, drop_schemas, add_schemas = [], [], [], []
+    if desired['tables'] is not None:
+        have = dict((_table_key(m), m) for m in current['tables'])
+        want = dict((_table_key(m), m) for m in desired['tables'])
+        drop_tables = [m for key, m in have.items() if key not in want]
+        add_tables = [m for key, m in want.items() if key not in have]
+        # A member whose column list or row filter changes is dropped and added again in the same transaction:
+        # atomic for readers, and it leaves the (possibly unmanaged) schema list alone, which SET TABLE would not.
+        changed = [key for key, m in want.items() if key in have and _member_definition(have[key]) != _member_definition(m)]
+        drop_tables += [have[key] for key in changed]
+        add_tables += [want[key] for key in changed]
+    if desired['tables_in_schema'] is not None:
+        have = dict((s['nspname'], s) for s in current['tables_in_schema'])
+        want = dict((s['nspname'], s) for s in desired['tables_in_schema'])
+        drop_schemas = [s for key, s in have.items() if key not in want]
+        add_schemas = [s for key, s in want.items() if key not in have]
+    options = {}
+    if desired['publish'] is not None and desired['publish'] != current['publish']:
+        options['publish'] = desired['publish']
+    if (desired['publish_via_partition_root'] is not None
+            and desired['publish_via_partition_root'] != current['publish_via_partition_root']):
+        options['publish_via_partition_root'] = desired['publish_via_partition_root']
+
+    steps = []
+    if drop_tables:
+        steps.append(sql.SQL('ALTER PUBLICATION {0} DROP TABLE {1}').format(
+            name, sql.SQL(', ').join(sql.Identifier(m['schema'], m['relname']) for m in sorted(drop_tables, key=_table_key))))
+    if drop_schemas:
+        steps.append(sql.SQL('ALTER PUBLICATION {0} DROP TABLES IN SCHEMA {1}').format(name, _schema_list(drop_schemas)))
+    if options:
+        steps.append(sql.SQL('ALTER PUBLICATION {0} SET ({1})').format(name, sql.SQL(', ').join(_with_options(options))))
+    if add_schemas:
+        steps.append(sql.SQL('ALTER PUBLICATION {0} ADD TABLES IN SCHEMA {1}').format(name, _schema_list(add_schemas)))
+    if add_tables:
+        steps.append(sql.SQL('ALTER PUBLICATION {0} ADD TABLE {1}').format(name, _table_list(add_tables)))
+    if desired['owner'] is not None and desired['owner'] != current['owner']:
+        steps.append(sql.SQL('ALTER PUBLICATION {0} OWNER TO {1}').format(name, sql.Identifier(desired['owner'])))
+    return steps
+
+
+def plan(current, desired, facts):
+    """Turn (current publication or None, resolved desired state, server facts) into a list of statements. Pure.
+
+    ``facts`` needs version_num, in_recovery and login_role. Raises Conflict, Unsupported.
+    """
+    name = desired['name']
+    check_supported(desired, facts)
+    if desired['state'] == 'absent':
+        steps = [] if current is None else [sql.SQL('DROP PUBLICATION IF EXISTS {0}').format(sql.Identifier(name))]
+    elif current is None:
+        steps = _create(desired, None, facts)
+    elif needs_recreate(current, desired):
+        target = dict(desired)
+        if not desired['all_tables']:
+            target['tables'] = desired['tables'] or []
+            target['tables_in_schema'] = desired['tables_in_schema'] or []
+        if not desired['allow_recreate']:
+            raise Conflict(
+                "publication '%s' is %s; making it %s cannot be done with ALTER PUBLICATION: it needs DROP PUBLICATION "
+                "'%s' (%s) and CREATE PUBLICATION again. Set allow_recreate=true to drop and re-create it in one "
+                "transaction (subscribers should then refresh their subscription); nothing was changed"
+                % (name, describe_scope(current), describe_scope(target), name, describe_scope(current)))
+        steps = [sql.SQL('DROP PUBLICATION {0}').format(sql.Identifier(name))] + _create(desired, current, facts)
+    else:
+        steps = _alter(current, desired)
+    if steps and facts.get('in_recovery'):
+        raise Unsupported("publication '%s' cannot be changed on a standby; run the module against the primary" % name)
+    return steps
+
+
+def predict(current, desired, facts, steps):
+    """The publication expected after ``steps`` run (for check mode). Pure."""
+    if not steps:
+        return current
+    if desired['state'] == 'absent':
+        return None
+    recreated = current is None or needs_recreate(current, desired)
+    if recreated:
+        base = dict(
+            name=desired['name'],
+            owner=_owner_after(desired, current, facts),
+            all_tables=bool(desired['all_tables']),
+            tables=[],
+            tables_in_schema=[],
+            publish=current['publish'] if current is not None else default_publish(facts),
+            publish_via_partition_root=(current['publish_via_partition_root'] if current is not None
+                                        else (False if facts['version_num'] >= MIN_VERSION['publish_via_partition_root']
+                                              else None)),
+        )
+    else:
+        base = dict(current)
+        if desired['owner'] is not None:
+            base['owner'] = desired['owner']
+    if desired['tables'] is not None:
+        base['tables'] = sorted(desired['tables'], key=_table_key)
+    if desired['tables_in_schema'] is not None:
+        base['tables_in_schema'] = sorted(desired['tables_in_schema'], key=lambda s: s['nspname'])
+    if desired['publish'] is not None:
+        base['publish'] = list(desired['publish'])
+    if desired['publish_via_partition_root'] is not None:
+        base['publish_via_partition_root'] = desired['publish_via_partition_root']
+    return base
+
+
+def public_view(pub):
+    """The publication as returned to the user (no internal raw names). Pure."""
+    if pub is None:
+        return None
+    view = dict((key, pub.get(key)) for key in PUBLIC_KEYS)
+    view['tables'] = [dict(name=m['name'], columns=m.get('columns'), row_filter=m.get('row_filter'))
+                      for m in sorted(pub['tables'], key=_table_key)]
+    view['tables_in_schema'] = [s['name'] for s in sorted(pub['tables_in_schema'], key=lambda s: s['nspname'])]
+    return view
+
+
+def diff_view(pub):
+    """The publication as shown in the diff. Pure."""
+    if pub is None:
+        return {'state': 'absent'}
+    view = {'state': 'present'}
+    view.update(public_view(pub))
+    return view
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading and resolving (server)
+# ---------------------------------------------------------------------------------------------------------------
+
+def read_facts(conn):
+    """server_facts() plus the role the module is logged in as (the owner of what it creates)."""
+    facts = server_facts(conn)
+    facts['login_role'] = fetch_one(conn, 'SELECT current_user::text AS login_role')['login_role']
+    return facts
+
+
+def _optional(facts, feature, expression, alias, null_type):
+    if facts['version_num'] >= MIN_VERSION[feature]:
+        return sql.SQL('{0} AS {1}').format(sql.SQL(expression), sql.Identifier(alias))
+    return sql.SQL('NULL::{0} AS {1}').format(sql.SQL(null_type), sql.Identifier(alias))
+
+
+def read_members(conn, pubnames, facts):
+    """Explicitly published tables of the publications named in ``pubnames``: {pubname: [member, ...]}.
+
+    Column lists and row filters are read in the server's own form: attribute names (in table order) for prattrs,
+    pg_get_expr() for prqual.
+    """
+    select = [
+        _optional(facts, 'columns',
+                  'CASE WHEN pr.prattrs IS NULL THEN NULL ELSE ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a '
+                  'WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs::int2[]) ORDER BY a.attnum) END',
+                  'attnames', 'text[]'),
+        _optional(facts, 'columns',
+                  'CASE WHEN pr.prattrs IS NULL THEN NULL ELSE ARRAY(SELECT pg_catalog.quote_ident(a.attname) '
+                  'FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs::int2[]) '
+                  'ORDER BY a.attnum) END', 'columns', 'text[]'),
+        _optional(facts, 'row_filter', 'pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)', 'row_filter', 'text'),
+    ]
+    query = sql.SQL(
+        'SELECT p.pubname::text AS pubname, n.nspname::text AS schema, c.relname::text AS relname, '
+        "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name, {0} "
+        'FROM pg_catalog.pg_publication_rel pr '
+        'JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid '
+        'JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid '
+        'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace '
+        'WHERE p.pubname = ANY (%s)').format(sql.SQL(', ').join(select))
+    members = dict((name, []) for name in pubnames)
+    for row in fetch_all(conn, query, (list(pubnames),)):
+        members[row.pop('pubname')].append(row)
+    for name in members:
+        members[name].sort(key=_table_key)
+    return members
+
+
+def read_publication(conn, name, facts):
+    """The publication named ``name`` in the connected database, or None."""
+    select = [
+        _optional(facts, 'truncate', 'p.pubtruncate', 'pubtruncate', 'boolean'),
+        _optional(facts, 'publish_via_partition_root', 'p.pubviaroot', 'publish_via_partition_root', 'boolean'),
+    ]
+    row = fetch_one(conn, sql.SQL(
+        'SELECT p.oid, p.pubname::text AS name, pg_catalog.pg_get_userbyid(p.pubowner)::text AS owner, '
+        'p.puballtables AS all_tables, p.pubinsert, p.pubupdate, p.pubdelete, {0} '
+        'FROM pg_catalog.pg_publication p WHERE p.pubname = %s').format(sql.SQL(', ').join(select)), (name,))
+    if row is None:
+        return None
+    schemas = []
+    if facts['version_num'] >= MIN_VERSION['tables_in_schema']:
+        schemas = fetch_all(conn, 'SELECT n.nspname::text AS nspname, pg_catalog.quote_ident(n.nspname) AS name '
+                                  'FROM pg_catalog.pg_publication_namespace pn '
+                                  'JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = %s',
+                            (row['oid'],))
+    return dict(
+        name=row['name'],
+        owner=row['owner'],
+        all_tables=row['all_tables'],
+        tables=read_members(conn, [name], facts)[name],
+        tables_in_schema=sorted(schemas, key=lambda s: s['nspname']),
+        publish=[op for op in OPERATIONS if row.get('pub' + op)],
+        publish_via_partition_root=row['publish_via_partition_root'],
+    )
+
+
+def _resolve_table(conn, index, entry):
+    label = 'tables[%d]' % index
+    try:
+        row = fetch_one(conn, (
+            'SELECT c.oid, n.nspname::text AS schema, c.relname::text AS relname, '
+            "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name, "
+            'c.relkind::text AS relkind, c.relpersistence::text AS persistence '
+            'FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace '
+            'WHERE c.oid = pg_catalog.to_regclass(%s)'), (entry['name'],))
+    except QueryFailed as exc:
+        raise InvalidInput('%s: invalid table name %r: %s' % (label, entry['name'], exc.msg))
+    if row is None:
+        raise InvalidInput("%s: table %r does not exist (looked up with to_regclass() in this database and the "
+                           "search_path of login_user); nothing was changed" % (label, entry['name']))
+    if row['relkind'] not in ('r', 'p'):
+        raise InvalidInput('%s: %s is not a table (relkind %s); only ordinary and partitioned tables can be published'
+                           % (label, row['name'], row['relkind']))
+    if row['persistence'] != 'p' or row['schema'] in ('pg_catalog', 'information_schema'):
+        raise InvalidInput('%s: %s cannot be published (temporary, unlogged and system tables cannot)' % (label, row['name']))
+    member = dict(name=row['name'], schema=row['schema'], relname=row['relname'], oid=row['oid'],
+                  columns=None, attnames=None, row_filter=entry.get('row_filter'))
+    if entry.get('columns') is not None:
+        found = []
+        for column in entry['columns']:
+            try:
+                parts = fetch_one(conn, 'SELECT pg_catalog.parse_ident(%s) AS parts', (column,))['parts']
+            except QueryFailed as exc:
+                raise InvalidInput('%s (%s): invalid column name %r: %s' % (label, row['name'], column, exc.msg))
+            if len(parts) != 1:
+                raise InvalidInput('%s (%s): column name %r must be a single name' % (label, row['name'], column))
+            attribute = fetch_one(conn, (
+                'SELECT a.attnum, a.attname::text AS attname, pg_catalog.quote_ident(a.attname) AS name, '
+                'a.attgenerated::text AS generated FROM pg_catalog.pg_attribute a '
+                'WHERE a.attrelid = %s AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped'), (row['oid'], parts[0]))
+            if attribute is None:
+                raise InvalidInput('%s (%s): column %r does not exist' % (label, row['name'], column))
+            if attribute['generated']:
+                raise InvalidInput('%s (%s): generated column %s cannot be published' % (label, row['name'], attribute['name']))
+            if any(a['attnum'] == attribute['attnum'] for a in found):
+                raise InvalidInput('%s (%s): column %s is listed twice' % (label, row['name'], attribute['name']))
+            found.append(attribute)
+        found.sort(key=lambda a: a['attnum'])
+        member['attnames'] = [a['attname'] for a in found]
+        member['columns'] = [a['name'] for a in found]
+    return member
+
+
+def _normalise_row_filters(conn, members, via_root, facts):
+    """Replace each member's row filter with the server's own deparsed form of it.
+
+    Comparing filter texts (even with quotes or spaces stripped) cannot tell ``id>5`` from ``(id > 5)`` reliably.
+    Instead, in a transaction that is ALWAYS rolled back, a scratch publication is created per filtered table with
+    the desired column list and row filter, and the filter is read back with pg_get_expr() - exactly as the
+    existing publication's filter is read (read_members) - so deparsed is compared with deparsed. The scratch
+    publications never become visible to anyone, and nothing of them survives the rollback.
+    """
+    filtered = [(index, m) for index, m in enumerate(members) if m['row_filter'] is not None]
+    if not filtered:
+        return
+    token = binascii.hexlify(os.urandom(6)).decode('ascii')
+    names = {}
+    execute(conn, 'BEGIN')
+    try:
+        for index, member in filtered:
+            scratch = '%s%s_%d' % (SCRATCH_PREFIX, token, index)
+            names[index] = scratch
+            statement = sql.SQL('CREATE PUBLICATION {0} FOR TABLE {1}').format(sql.Identifier(scratch), _table_object(member))
+            if facts['version_num'] >= MIN_VERSION['publish_via_partition_root']:
+                statement = sql.Composed([statement, sql.SQL(' WITH (publish_via_partition_root = {0})').format(
+                    sql.SQL('true' if via_root else 'false'))])
+            try:
+                execute(conn, statement)
+            except QueryFailed as exc:
+                raise InvalidInput('tables[%d] (%s): the server refused the column list or row filter %r: %s'
+                                   % (index, member['name'], member['row_filter'], exc.msg))
+        read = read_members(conn, list(names.values()), facts)
+    finally:
+        try:
+            execute(conn, 'ROLLBACK')
+        except PgHaError:
+            pass
+    for index, member in filtered:
+        rows = read[names[index]]
+        if len(rows) != 1:
+            raise QueryFailed('could not read back the row filter of %s' % member['name'])
+        member['row_filter'] = rows[0]['row_filter']
+
+
+def resolve_desired(conn, desired, facts, current):
+    """The desired state with every name resolved, and column lists and row filters normalised, by the server.
+
+    Raises InvalidInput for tables, columns, schemas or roles that do not exist; nothing is changed.
+    """
+    resolved = dict(desired)
+    if desired['tables'] is not None:
+        members = []
+        seen = {}
+        for index, entry in enumerate(desired['tables']):
+            member = _resolve_table(conn, index, entry)
+            key = _table_key(member)
+            if key in seen:
+                raise InvalidInput('tables[%d] and tables[%d] both name table %s' % (seen[key], index, member['name']))
+            seen[key] = index
+            members.append(member)
+        via_root = desired['publish_via_partition_root']
+        if via_root is None:
+            via_root = bool(current and current.get('publish_via_partition_root'))
+        _normalise_row_filters(conn, members, via_root, facts)
+        for member in members:
+            member.pop('oid')
+        resolved['tables'] = sorted(members, key=_table_key)
+    if desired['tables_in_schema'] is not None:
+        schemas = []
+        for schema in desired['tables_in_schema']:
+            try:
+                row = fetch_one(conn, 'SELECT n.nspname::text AS nspname, pg_catalog.quote_ident(n.nspname) AS name '
+                                      'FROM pg_catalog.pg_namespace n WHERE n.oid = pg_catalog.to_regnamespace(%s)', (schema,))
+            except QueryFailed as exc:
+                raise InvalidInput('tables_in_schema: invalid schema name %r: %s' % (schema, exc.msg))
+            if row is None:
+                raise InvalidInput('tables_in_schema: schema %r does not exist; nothing was changed' % schema)
+            if any(s['nspname'] == row['nspname'] for s in schemas):
+                raise InvalidInput('tables_in_schema: schema %s is listed twice' % row['name'])
+            schemas.append(row)
+        resolved['tables_in_schema'] = sorted(schemas, key=lambda s: s['nspname'])
+    if desired['owner'] is not None:
+        if fetch_one(conn, 'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s', (desired['owner'],)) is None:
+            raise InvalidInput('owner: role %r does not exist' % desired['owner'])
+    return resolved
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Apply and run
+# ---------------------------------------------------------------------------------------------------------------
+
+def apply(conn, steps):
+    """Run the planned statements in one transaction; return them rendered.
+
+    On failure everything is rolled back, and the statements that had run are attached as ``details['queries']``.
+    """
+    ran = []
+    execute(conn, 'BEGIN')
+    try:
+        for step in steps:
+            text = render(conn, step)
+            execute(conn, step)
+            ran.append(text)
+        execute(conn, 'COMMIT')
+    except PgHaError as exc:
+        try:
+            execute(conn, 'ROLLBACK')
+        except PgHaError:
+            pass
+        exc.msg = '%s; the transaction was rolled back, nothing was changed' % exc.msg
+        exc.details['queries'] = ran
+        raise
+    return ran
+
+
+def run(module, conn):
+    """Read, resolve, plan, apply (unless check mode), re-read. Returns the result dict."""
+    desired = desired_from_params(module.params)
+    facts = read_facts(conn)
+    check_supported(desired, facts)
+    current = read_publication(conn, desired['name'], facts)
+    if desired['state'] == 'present':
+        if facts.get('in_recovery'):
+            raise Unsupported("publication '%s' cannot be managed on a standby; run the module against the primary"
+                              % desired['name'])
+        desired = resolve_desired(conn, desired, facts, current)
+    steps = plan(current, desired, facts)
+    if module.check_mode:
+        queries = [render(conn, step) for step in steps]
+        after = predict(current, desired, facts, steps)
+    else:
+        queries = apply(conn, steps) if steps else []
+        after = read_publication(conn, desired['name'], facts)
+    result = dict(changed=bool(steps), publication=public_view(after), queries=queries)
+    if module._diff:
+        result['diff'] = dict(before=diff_view(current), after=diff_view(after))
+    return result
+
+
+def main():
+    argument_spec = postgres_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        tables=dict(type='list', elements='dict', options=dict(
+            name=dict(type='str', required=True),
+            columns=dict(type='list', elements='str'),
+            row_filter=dict(type='str'),
+        )),
+        all_tables=dict(type='bool'),
+        tables_in_schema=dict(type='list', elements='str'),
+        publish=dict(type='list', elements='str', choices=list(OPERATIONS)),
+        publish_via_partition_root=dict(type='bool'),
+        owner=dict(type='str'),
+        allow_recreate=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+
+    if not HAS_PSYCOPG2:
+        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
+
+    conn = None
+    try:
+        validate_params(module.params)
+        conn = connect(module.params)
+        result = run(module, conn)
+    except PgHaError as exc:
+        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []))
+    finally:
+        if conn is not None:
+            conn.close()
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
