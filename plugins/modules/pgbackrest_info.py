@@ -1,0 +1,694 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2025, pgha.replication contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pgbackrest_info
+short_description: Report pgBackRest stanzas, their backups and their WAL archive
+version_added: 0.1.0
+description:
+  - Read-only. Runs C(pgbackrest info --output=json) and returns, for each stanza, its status, its repositories,
+    the database history, the WAL archive range and every backup with its type, prior backup, times, sizes,
+    WAL and LSN range.
+  - Also returns RV(table), a few preformatted lines a playbook can print with M(ansible.builtin.debug).
+  - A stanza pgBackRest cannot report on (for example V(missing stanza path) for an unknown stanza, or
+    V(no valid backups)) is not a failure of the module - pgBackRest itself succeeds - it is reported in
+    RV(stanzas[].status) with RV(stanzas[].status.ok=false). Assert on it (see the examples).
+  - The module fails when the pgBackRest binary is missing, when the command fails (the message carries
+    pgBackRest's error text), or when its output is not the expected JSON.
+  - Never changes anything; RV(ignore:changed) is always V(false).
+author:
+  - pgha.replication developers (@pgha)
+options:
+  stanza:
+    description:
+      - Report only this stanza. All stanzas of the repositories when unset.
+    type: str
+    version_added: 0.1.0
+  config:
+    description:
+      - Path of the pgBackRest configuration file (C(--config)).
+      - When unset, pgBackRest uses its defaults (C(/etc/pgbackrest/pgbackrest.conf), else C(/etc/pgbackrest.conf),
+        and the files in C(/etc/pgbackrest/conf.d)).
+    type: path
+    version_added: 0.1.0
+  repo:
+    description:
+      - Report only this repository (C(--repo), the number in C(repoN-path)). All repositories when unset.
+    type: int
+    version_added: 0.1.0
+  set:
+    description:
+      - Report only this backup (C(--set), a backup label such as V(20250101-010203F)). Requires O(stanza).
+      - With O(set), each backup also lists its databases (RV(stanzas[].backups[].databases)).
+      - An unknown label is reported as RV(stanzas[].status.message=requested backup not found), not as a failure.
+    type: str
+    version_added: 0.1.0
+  binary:
+    description:
+      - The pgBackRest executable, a name looked up in E(PATH) or an absolute path.
+    type: path
+    default: pgbackrest
+    version_added: 0.1.0
+attributes:
+  check_mode:
+    description: Never changes anything, so it runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Never changes anything, so there is no diff.
+    support: none
+notes:
+  - Run the module as the user pgBackRest runs as (C(become_user) the repository owner, usually C(postgres) or
+    C(pgbackrest)). That user must be able to read the configuration file, which holds the repository cipher
+    passphrase, and the repository. pgBackRest itself allows C(info) as root, but files it creates as root
+    (lock files, logs) then get in the way of the other commands.
+  - The repository cipher passphrase is read by pgBackRest from its configuration; it is never passed on the
+    command line (pgBackRest refuses that) and never appears in the result or in an error message - values of
+    C(repoN-cipher-pass) and of the other secret repository options found in the configuration files the module
+    can read are masked.
+  - Sizes in RV(stanzas) are bytes; only RV(table) has human-readable sizes.
+requirements:
+  - pgBackRest 2.x (tested with 2.45, the version in Debian 12).
+seealso:
+  - name: pgBackRest info command
+    description: The reference of C(pgbackrest info).
+    link: https://pgbackrest.org/command.html#command-info
+'''
+
+EXAMPLES = r'''
+- name: Read the backups of the main stanza
+  pgha.replication.pgbackrest_info:
+    stanza: main
+  become: true
+  become_user: postgres
+  register: backrest
+
+- name: Show the backups
+  ansible.builtin.debug:
+    msg: "{{ backrest.table }}"
+
+- name: Fail unless the stanza is healthy and has a full backup younger than a day
+  ansible.builtin.assert:
+    that:
+      - backrest.stanzas[0].status.ok
+      - backrest.stanzas[0].backups | selectattr('type', 'equalto', 'full') | list | length > 0
+      - (backrest.stanzas[0].backups | selectattr('type', 'equalto', 'full') | last).stop_epoch
+        > (now(utc=true).timestamp() - 86400)
+    fail_msg: "{{ backrest.stanzas[0].name }}: {{ backrest.stanzas[0].status.message }}"
+
+- name: Pick the newest backup of repository 2 for a restore drill
+  pgha.replication.pgbackrest_info:
+    stanza: main
+    repo: 2
+    config: /etc/pgbackrest/pgbackrest.conf
+  become: true
+  become_user: postgres
+  register: repo2
+
+- name: Remember its label
+  ansible.builtin.set_fact:
+    drill_set: "{{ (repo2.stanzas[0].backups | last).label }}"
+  when: repo2.stanzas[0].backups | length > 0
+'''
+
+RETURN = r'''
+stanzas:
+  description: One entry per stanza, in the order pgBackRest reports them (by name).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Stanza name.
+      type: str
+      sample: main
+    status:
+      description: The stanza's status, over every repository reported.
+      type: dict
+      contains:
+        code:
+          description:
+            - pgBackRest's status code - V(0) ok, V(1) missing stanza path, V(2) no valid backups,
+              V(3) missing stanza data, V(4) different across repos, V(5) database mismatch across repos,
+              V(6) requested backup not found, V(99) other (see RV(stanzas[].repos[].status)).
+          type: int
+          sample: 0
+        message:
+          description: pgBackRest's status message.
+          type: str
+          sample: ok
+        ok:
+          description: V(true) when RV(stanzas[].status.code) is V(0).
+          type: bool
+          sample: true
+        backup_in_progress:
+          description: Whether a backup of the stanza holds its backup lock right now.
+          type: bool
+          sample: false
+    cipher:
+      description: V(none), the cipher type such as V(aes-256-cbc), or V(mixed) when the repositories differ.
+      type: str
+      sample: aes-256-cbc
+    repos:
+      description: The repositories reported.
+      type: list
+      elements: dict
+      contains:
+        key:
+          description: Repository number (the N of C(repoN-path)).
+          type: int
+          sample: 1
+        cipher:
+          description: Cipher type of the repository.
+          type: str
+          sample: aes-256-cbc
+        status:
+          description: Status of the stanza in this repository, with RV(stanzas[].status.code) and RV(stanzas[].status.message).
+          type: dict
+          sample: {code: 0, message: ok}
+    db:
+      description: The database history of the stanza (a new entry after each C(stanza-upgrade)), per repository.
+      type: list
+      elements: dict
+      contains:
+        id:
+          description: History id.
+          type: int
+          sample: 1
+        repo:
+          description: Repository number.
+          type: int
+          sample: 1
+        system_id:
+          description: The cluster's system identifier, as a string (it does not fit a JSON-safe integer).
+          type: str
+          sample: "7350000000000000000"
+        version:
+          description: PostgreSQL major version.
+          type: str
+          sample: "15"
+    archive:
+      description: The WAL archive range, per database history id and repository.
+      type: list
+      elements: dict
+      contains:
+        id:
+          description: Archive id (C(version-history id)).
+          type: str
+          sample: 15-1
+        db_id:
+          description: Database history id.
+          type: int
+          sample: 1
+        repo:
+          description: Repository number.
+          type: int
+          sample: 1
+        min:
+          description: Oldest WAL segment archived; V(null) when none is.
+          type: str
+          sample: "000000010000000000000001"
+        max:
+          description: Newest WAL segment archived; V(null) when none is.
+          type: str
+          sample: "000000010000000000000006"
+    backups:
+      description: The backups, oldest first.
+      type: list
+      elements: dict
+      contains:
+        label:
+          description: Backup label, the value for C(--set).
+          type: str
+          sample: 20250101-010203F_20250102-010203I
+        type:
+          description: V(full), V(diff) or V(incr).
+          type: str
+          sample: incr
+        prior:
+          description: Label of the backup this one is based on; V(null) for a full backup.
+          type: str
+          sample: 20250101-010203F
+        references:
+          description: Labels of the backups this one needs files from.
+          type: list
+          elements: str
+          sample: [20250101-010203F]
+        repo:
+          description: Repository number holding the backup.
+          type: int
+          sample: 1
+        db_id:
+          description: Database history id of the backup.
+          type: int
+          sample: 1
+        start_epoch:
+          description: Start time, seconds since the epoch.
+          type: int
+          sample: 1735693323
+        start:
+          description: Start time, ISO 8601 UTC.
+          type: str
+          sample: "2025-01-01T01:02:03Z"
+        stop_epoch:
+          description: Stop time, seconds since the epoch.
+          type: int
+          sample: 1735693326
+        stop:
+          description: Stop time, ISO 8601 UTC.
+          type: str
+          sample: "2025-01-01T01:02:06Z"
+        duration_seconds:
+          description: Stop minus start.
+          type: int
+          sample: 3
+        database_size:
+          description: Size of the database at backup time, bytes.
+          type: int
+          sample: 23582488
+        backup_size:
+          description: Bytes of the database this backup copied (all of them for a full backup).
+          type: int
+          sample: 1851658
+        repo_size:
+          description: Bytes in the repository of the whole backup set (this backup and what it references), compressed.
+          type: int
+          sample: 2879888
+        repo_delta:
+          description: Bytes this backup added to the repository, compressed.
+          type: int
+          sample: 185840
+        wal_start:
+          description: First WAL segment needed to make the backup consistent.
+          type: str
+          sample: "000000010000000000000004"
+        wal_stop:
+          description: Last WAL segment needed to make the backup consistent.
+          type: str
+          sample: "000000010000000000000004"
+        lsn_start:
+          description: Start LSN; V(null) when pgBackRest does not report it.
+          type: str
+          sample: 0/4000028
+        lsn_stop:
+          description: Stop LSN; V(null) when pgBackRest does not report it.
+          type: str
+          sample: 0/4000100
+        error:
+          description: Whether pgBackRest found errors (for example page checksum errors) while backing up.
+          type: bool
+          sample: false
+        pgbackrest_version:
+          description: Version of pgBackRest that made the backup.
+          type: str
+          sample: "2.45"
+        databases:
+          description: With O(set), the databases in the backup (name and oid); otherwise V(null).
+          type: list
+          elements: dict
+          sample: [{name: postgres, oid: 5}]
+table:
+  description:
+    - Preformatted lines - a header, then one line per backup (stanza, label, type, repository, start UTC, duration,
+      database size, repository size and delta, WAL range), and one line per stanza without backups giving its status.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "STANZA  LABEL             TYPE  REPO  START (UTC)          DURATION  DB SIZE  REPO SIZE  REPO DELTA  WAL START-STOP"
+    - "main    20250101-010203F  full  1     2025-01-01 01:02:03  3s        22.1MB   2.7MB      2.7MB       000000010000000000000002-000000010000000000000002"
+pgbackrest_version:
+  description: Output of C(pgbackrest version), for example V(pgBackRest 2.45).
+  returned: always
+  type: str
+  sample: pgBackRest 2.45
+command:
+  description: The command that ran (no secret is ever on it).
+  returned: always
+  type: list
+  elements: str
+  sample: [/usr/bin/pgbackrest, --output=json, --log-level-console=off, --log-level-stderr=warn, --stanza=main, info]
+'''
+
+import glob
+import json
+import os
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.process import get_bin_path
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import PgHaError
+
+# pgBackRest options whose values are secrets (pgBackRest marks them "secure").
+SECRET_OPTION = r'repo\d*-(?:cipher-pass|s3-key|s3-key-secret|s3-token|azure-key|s3-sse-customer-key|gcs-key-secret)'
+_SECRET_ASSIGNMENT_RE = re.compile(r'(%s)(\s*[=:]\s*)("[^"]*"|\'[^\']*\'|[^\s,;\'"]+)' % SECRET_OPTION, re.IGNORECASE)
+_SECRET_ENV_RE = re.compile(r'(PGBACKREST_REPO\d*_(?:CIPHER_PASS|S3_KEY|S3_KEY_SECRET|S3_TOKEN|AZURE_KEY|S3_SSE_CUSTOMER_KEY))'
+                            r'(\s*=\s*)(\S+)', re.IGNORECASE)
+_CONFIG_LINE_RE = re.compile(r'^\s*(%s)\s*=\s*(.*?)\s*$' % SECRET_OPTION, re.IGNORECASE)
+_ENV_NAME_RE = re.compile(r'^PGBACKREST_REPO\d+_(?:CIPHER_PASS|S3_KEY|S3_KEY_SECRET|S3_TOKEN|AZURE_KEY|S3_SSE_CUSTOMER_KEY)$')
+_UNPRINTABLE_RE = re.compile(u'[^\t\n\x20-\x7e\u00a0-\ud7ff\ue000-\ufffc]')
+MASK = '********'
+DEFAULT_CONFIGS = ('/etc/pgbackrest/pgbackrest.conf', '/etc/pgbackrest.conf')
+DEFAULT_INCLUDE_DIR = '/etc/pgbackrest/conf.d'
+STATUS_OK = 0
+
+
+class PgBackRestError(PgHaError):
+    """Base class of this module's errors; messages never contain a secret."""
+
+
+class BinaryNotFound(PgBackRestError):
+    """The pgBackRest executable is missing or not executable."""
+
+
+class CommandFailed(PgBackRestError):
+    """pgBackRest exited non-zero. ``rc`` is its exit code."""
+
+    def __init__(self, msg, rc=None, **details):
+        super(CommandFailed, self).__init__(msg, **details)
+        self.rc = rc
+
+
+class InvalidOutput(PgBackRestError):
+    """pgBackRest's output is not the JSON document expected."""
+
+
+# ---------------------------------------------------------------- secrets and text, pure
+
+
+def secrets_from_config_text(text):
+    """Values of secret options (repoN-cipher-pass...) set in a pgBackRest configuration file's text. Pure."""
+    found = []
+    for line in text.splitlines():
+        match = _CONFIG_LINE_RE.match(line)
+        if match and match.group(2):
+            found.append(match.group(2))
+    return found
+
+
+def secrets_from_environ(environ):
+    """Values of PGBACKREST_REPOn_CIPHER_PASS and the other secret options set in an environment. Pure."""
+    return [value for name, value in environ.items() if _ENV_NAME_RE.match(name.upper()) and value]
+
+
+def scrub(text, secrets=()):
+    """Mask secret option assignments and the literal secret values in a text; drop unprintable bytes. Pure."""
+    if text is None:
+        return None
+    text = _SECRET_ASSIGNMENT_RE.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+    text = _SECRET_ENV_RE.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+    for secret in sorted(set(s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return _UNPRINTABLE_RE.sub('?', text)
+
+
+# ---------------------------------------------------------------- parsing, pure
+
+
+def iso_utc(epoch):
+    """Seconds since the epoch -> '2025-01-01T01:02:03Z'; None stays None. Pure."""
+    if epoch is None:
+        return None
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(epoch))
+
+
+def human_size(nbytes):
+    """Bytes -> pgBackRest's own rendering (1024-based, one decimal above bytes): 181.5KB, 22.1MB. Pure."""
+    if nbytes is None:
+        return '-'
+    if nbytes < 1024:
+        return '%dB' % nbytes
+    value = float(nbytes)
+    for unit in ('KB', 'MB', 'GB', 'TB', 'PB'):
+        value /= 1024.0
+        if value < 1024 or unit == 'PB':
+            break
+    return '%.1f%s' % (value, unit)
+
+
+def human_duration(seconds):
+    """Seconds -> '3s', '2m05s', '1h02m03s', '2d03h04m'. Pure."""
+    if seconds is None:
+        return '-'
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return '%dd%02dh%02dm' % (days, hours, minutes)
+    if hours:
+        return '%dh%02dm%02ds' % (hours, minutes, secs)
+    if minutes:
+        return '%dm%02ds' % (minutes, secs)
+    return '%ds' % secs
+
+
+def _get(data, *path):
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _list(data, key, what):
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidOutput('pgBackRest info: %s is not a list' % what)
+    return value
+
+
+def _int(value):
+    return None if value is None else int(value)
+
+
+def normalise_backup(raw):
+    """One element of a stanza's "backup" list -> the documented backup dict. Pure."""
+    start = _int(_get(raw, 'timestamp', 'start'))
+    stop = _int(_get(raw, 'timestamp', 'stop'))
+    databases = raw.get('database-ref')
+    return dict(
+        label=raw.get('label'),
+        type=raw.get('type'),
+        prior=raw.get('prior'),
+        references=list(raw.get('reference') or []),
+        repo=_int(_get(raw, 'database', 'repo-key')),
+        db_id=_int(_get(raw, 'database', 'id')),
+        start_epoch=start,
+        start=iso_utc(start),
+        stop_epoch=stop,
+        stop=iso_utc(stop),
+        duration_seconds=None if start is None or stop is None else stop - start,
+        database_size=_int(_get(raw, 'info', 'size')),
+        backup_size=_int(_get(raw, 'info', 'delta')),
+        repo_size=_int(_get(raw, 'info', 'repository', 'size')),
+        repo_delta=_int(_get(raw, 'info', 'repository', 'delta')),
+        wal_start=_get(raw, 'archive', 'start'),
+        wal_stop=_get(raw, 'archive', 'stop'),
+        lsn_start=_get(raw, 'lsn', 'start'),
+        lsn_stop=_get(raw, 'lsn', 'stop'),
+        error=bool(raw.get('error')),
+        pgbackrest_version=_get(raw, 'backrest', 'version'),
+        databases=None if databases is None else [dict(name=d.get('name'), oid=_int(d.get('oid'))) for d in databases],
+    )
+
+
+def _status(raw, secrets):
+    code = _int(raw.get('code')) if isinstance(raw, dict) else None
+    return dict(code=code, message=scrub(raw.get('message') if isinstance(raw, dict) else None, secrets))
+
+
+def normalise_stanza(raw, secrets=()):
+    """One element of ``pgbackrest info --output=json`` -> the documented stanza dict. Pure."""
+    if not isinstance(raw, dict) or 'name' not in raw:
+        raise InvalidOutput('pgBackRest info: a stanza entry has no name')
+    status = _status(raw.get('status'), secrets)
+    status['ok'] = status['code'] == STATUS_OK
+    status['backup_in_progress'] = bool(_get(raw, 'status', 'lock', 'backup', 'held'))
+    return dict(
+        name=raw['name'],
+        status=status,
+        cipher=raw.get('cipher'),
+        repos=[dict(key=_int(r.get('key')), cipher=r.get('cipher'), status=_status(r.get('status'), secrets))
+               for r in _list(raw, 'repo', 'repo')],
+        db=[dict(id=_int(d.get('id')), repo=_int(d.get('repo-key')),
+                 system_id=None if d.get('system-id') is None else str(d.get('system-id')), version=d.get('version'))
+            for d in _list(raw, 'db', 'db')],
+        archive=[dict(id=a.get('id'), db_id=_int(_get(a, 'database', 'id')), repo=_int(_get(a, 'database', 'repo-key')),
+                      min=a.get('min'), max=a.get('max'))
+                 for a in _list(raw, 'archive', 'archive')],
+        backups=[normalise_backup(b) for b in _list(raw, 'backup', 'backup')],
+    )
+
+
+def parse_info(stdout, secrets=()):
+    """The text ``pgbackrest info --output=json`` printed -> list of stanza dicts. Pure; raises InvalidOutput."""
+    try:
+        # strict=False: pgBackRest copies raw control bytes (an undecryptable file's content) into messages.
+        data = json.loads(stdout, strict=False)
+    except ValueError as exc:
+        raise InvalidOutput('pgBackRest info did not print JSON (%s): %s' % (exc, scrub(stdout[:300], secrets)))
+    if not isinstance(data, list):
+        raise InvalidOutput('pgBackRest info printed JSON that is not a list of stanzas: %s' % scrub(stdout[:300], secrets))
+    return [normalise_stanza(stanza, secrets) for stanza in data]
+
+
+TABLE_COLUMNS = ('STANZA', 'LABEL', 'TYPE', 'REPO', 'START (UTC)', 'DURATION', 'DB SIZE', 'REPO SIZE', 'REPO DELTA',
+                 'WAL START-STOP')
+
+
+def _wal_range(backup):
+    if not backup['wal_start'] and not backup['wal_stop']:
+        return '-'
+    return '%s-%s' % (backup['wal_start'] or '?', backup['wal_stop'] or '?')
+
+
+def render_table(stanzas):
+    """Stanza dicts -> aligned lines: a header, one line per backup, one per stanza without backups. Pure."""
+    rows = []
+    notes = []
+    for stanza in stanzas:
+        for backup in stanza['backups']:
+            start = backup['start'].replace('T', ' ').rstrip('Z') if backup['start'] else '-'
+            rows.append((stanza['name'], backup['label'] or '-', backup['type'] or '-',
+                         '-' if backup['repo'] is None else str(backup['repo']), start,
+                         human_duration(backup['duration_seconds']), human_size(backup['database_size']),
+                         human_size(backup['repo_size']), human_size(backup['repo_delta']), _wal_range(backup)
+                         + (' (ERROR)' if backup['error'] else '')))
+        status = stanza['status']
+        if not stanza['backups'] or not status['ok']:
+            message = (status['message'] or 'unknown').splitlines()[0] if status['message'] else 'unknown'
+            notes.append('%s: %sstatus %s: %s' % (stanza['name'], '' if stanza['backups'] else 'no backups, ',
+                                                  status['code'], message))
+    widths = [max([len(TABLE_COLUMNS[i])] + [len(row[i]) for row in rows]) for i in range(len(TABLE_COLUMNS))]
+    lines = []
+    for row in [TABLE_COLUMNS] + rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
+        lines.append('  '.join(cells).rstrip())
+    return lines + notes
+
+
+# ---------------------------------------------------------------- command line, pure
+
+
+def build_command(binary, params):
+    """argv of ``pgbackrest info``; stdout gets only the JSON, warnings and errors go to stderr. Pure."""
+    argv = [binary, '--output=json', '--log-level-console=off', '--log-level-stderr=warn']
+    if params.get('config'):
+        argv.append('--config=%s' % params['config'])
+    if params.get('stanza'):
+        argv.append('--stanza=%s' % params['stanza'])
+    if params.get('repo') is not None:
+        argv.append('--repo=%d' % params['repo'])
+    if params.get('set'):
+        argv.append('--set=%s' % params['set'])
+    argv.append('info')
+    return argv
+
+
+def validate_params(params):
+    for name in ('stanza', 'set', 'config', 'binary'):
+        value = params.get(name)
+        if value is not None and (value == '' or '\n' in value or '\x00' in value):
+            raise PgBackRestError('%s must be a non-empty single line' % name)
+    if params.get('repo') is not None and not 1 <= params['repo'] <= 256:
+        raise PgBackRestError('repo must be between 1 and 256 (the N of repoN-path), not %d' % params['repo'])
+
+
+def error_text(argv, rc, stdout, stderr, secrets):
+    """'pgbackrest <command> failed (rc=N): ' and pgBackRest's own error lines ('ERROR: [055]: ...', HINTs), scrubbed. Pure."""
+    text = (stderr or '').strip() or (stdout or '').strip() or 'no output'
+    return 'pgbackrest %s failed (rc=%s): %s' % (argv[-1], rc, scrub(text, secrets))
+
+
+# ---------------------------------------------------------------- side effects
+
+
+def _read(path):
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read().decode('utf-8', 'replace')
+    except (IOError, OSError):
+        return ''
+
+
+def collect_secrets(config, environ):
+    """Secret option values from the configuration files this user can read, and from the environment."""
+    paths = [config] if config else list(DEFAULT_CONFIGS)
+    include_dirs = [DEFAULT_INCLUDE_DIR] + ([os.path.join(os.path.dirname(config), 'conf.d')] if config else [])
+    for directory in include_dirs:
+        paths += sorted(glob.glob(os.path.join(directory, '*.conf')))
+    secrets = []
+    for path in paths:
+        secrets += secrets_from_config_text(_read(path))
+    return secrets + secrets_from_environ(environ)
+
+
+def find_binary(binary):
+    try:
+        return get_bin_path(binary)
+    except ValueError:
+        raise BinaryNotFound('pgBackRest executable %r not found (or not executable) in PATH or as a path; install '
+                             'pgBackRest or set binary' % binary)
+
+
+def run(module, argv, secrets):
+    try:
+        rc, stdout, stderr = module.run_command(argv, expand_user_and_vars=False, errors='surrogate_then_replace',
+                                                handle_exceptions=False)
+    except (OSError, IOError) as exc:
+        raise BinaryNotFound('cannot run %s: %s' % (argv[0], scrub(str(exc), secrets)))
+    if rc != 0:
+        raise CommandFailed(error_text(argv, rc, stdout, stderr, secrets), rc=rc)
+    return stdout, stderr
+
+
+def read_info(module, params, environ):
+    validate_params(params)
+    secrets = collect_secrets(params.get('config'), environ)
+    for secret in secrets:
+        module.no_log_values.add(secret)
+    binary = find_binary(params['binary'])
+    version, dummy = run(module, [binary, 'version'], secrets)
+    argv = build_command(binary, params)
+    stdout, stderr = run(module, argv, secrets)
+    warnings = [scrub(line, secrets) for line in (stderr or '').splitlines() if line.strip()]
+    stanzas = parse_info(stdout, secrets)
+    return dict(stanzas=stanzas, table=render_table(stanzas), pgbackrest_version=version.strip(), command=argv), warnings
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            stanza=dict(type='str'),
+            config=dict(type='path'),
+            repo=dict(type='int'),
+            set=dict(type='str'),
+            binary=dict(type='path', default='pgbackrest'),
+        ),
+        required_by=dict(set='stanza'),
+        supports_check_mode=True,
+    )
+    try:
+        info, warnings = read_info(module, module.params, os.environ)
+    except CommandFailed as exc:
+        module.fail_json(msg=exc.msg, rc=exc.rc)
+    except PgHaError as exc:
+        module.fail_json(msg=exc.msg)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(changed=False, **info)
+
+
+if __name__ == '__main__':
+    main()
