@@ -1,7 +1,8 @@
 -- For each table of the given publications (run on the source): its qualified name, a key
 -- "<target database>:<qualified name>", and the DDL that creates it with the published
 -- columns only (types and NOT NULL kept; the primary key kept when all its columns are
--- published; defaults, other constraints and indexes are not copied).
+-- published; defaults, other constraints and indexes are not copied). %(publications)s is a
+-- JSON array of publication names.
 SELECT %(database)s || ':' || format('%%I.%%I', p.schemaname, p.tablename) AS key,
        format('%%I.%%I', p.schemaname, p.tablename) AS qualified,
        %(database)s AS database,
@@ -20,7 +21,7 @@ SELECT %(database)s || ':' || format('%%I.%%I', p.schemaname, p.tablename) AS ke
                                    WHERE NOT a2.attname = ANY (p.attnames)))) AS table_ddl
   FROM (SELECT DISTINCT schemaname, tablename, attnames
           FROM pg_publication_tables
-         WHERE pubname = ANY (%(publications)s)) AS p
+         WHERE pubname IN (SELECT jsonb_array_elements_text(%(publications)s::jsonb))) AS p
   JOIN pg_namespace AS n ON n.nspname = p.schemaname
   JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = p.tablename
  ORDER BY 1

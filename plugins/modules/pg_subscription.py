@@ -851,8 +851,6 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
             raise InvalidInput("subscription '%s' does not exist: skip_lsn applies to an existing subscription" % name)
         if desired['wait'] and desired['enabled'] is False:
             raise InvalidInput('wait=true needs enabled=true (a disabled subscription never synchronizes)')
-        if desired['wait'] and desired['create_slot'] is False:
-            raise InvalidInput('wait=true needs a slot on the publisher: do not set create_slot=false with wait=true')
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
         options, values = [], []

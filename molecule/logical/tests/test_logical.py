@@ -1,0 +1,276 @@
+"""Verify logical replication on the servers: row filters and column lists, a later table through
+an all-tables publication, the subscription password kept out of Ansible's output, permanent
+slots that carry the subscriptions across a switchover and a hard failover of the publisher,
+conflict handling with skip_lsn, and the external etcd Patroni runs on."""
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+
+import psycopg2
+import pytest
+import testinfra
+
+SOURCE = ("pg1", "pg2")
+ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
+LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+SCENARIO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+CA = os.path.join(LAB, "pki", "ca.crt")
+TARGET_LOG = "/var/log/postgresql/postgresql-15-main.log"
+
+
+def secret(name):
+    with open(os.path.join(LAB, "secrets", name), encoding="utf-8") as handle:
+        return handle.read().split()[0]
+
+
+def wait_for(predicate, timeout, step=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def source(dbname="sales", **extra):
+    """A connection to whichever source member accepts writes (libpq multi-host, read-write)."""
+    return psycopg2.connect(host="127.0.1.1,127.0.1.2", port="5432,5432", dbname=dbname, user="postgres",
+                            password=secret("superuser"), sslmode="verify-full", sslrootcert=CA,
+                            target_session_attrs="read-write", connect_timeout=3, **extra)
+
+
+def member(name, dbname="postgres"):
+    return psycopg2.connect(host=ADDRESS[name], port=5432, dbname=dbname, user="postgres",
+                            password=secret("superuser"), sslmode="verify-full", sslrootcert=CA, connect_timeout=3)
+
+
+def query(conn_factory, text, params=None, **kwargs):
+    conn = conn_factory(**kwargs)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(text, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def target_query(text, dbname="sales"):
+    """Run SQL on the target as postgres (peer), rows as lists of strings."""
+    out = testinfra.get_host("podman://pg3").check_output(
+        "runuser -u postgres -- psql -X -A -t -F '|' -d %s -c %s", dbname, text)
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def leader():
+    for name in SOURCE:
+        try:
+            if query(lambda **k: member(name), "SELECT NOT pg_is_in_recovery()")[0][0]:
+                return name
+        except psycopg2.Error:
+            continue
+    return None
+
+
+def patroni_running(name):
+    try:
+        return query(lambda **k: member(name), "SELECT 1")[0][0] == 1
+    except psycopg2.Error:
+        return False
+
+
+def run_playbook(path, *args):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    cfg = os.path.join(LAB, "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.path.join(LAB, "inventory"), path, *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+def recap_changed(output):
+    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
+def target_ids(region="eu"):
+    return {int(row[0]) for row in target_query("SELECT id FROM orders WHERE region = '%s'" % region)}
+
+
+def test_patroni_runs_on_the_external_etcd_in_its_own_namespace():
+    pg3 = testinfra.get_host("podman://pg3")
+    keys = pg3.check_output(
+        "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.1.3:2379 --cacert=/etc/etcd/pki/ca.crt "
+        "--cert=/etc/etcd/pki/member.crt --key=/etc/etcd/pki/member.key get --prefix --keys-only /pgha-logical/sales/")
+    assert "/pgha-logical/sales/leader" in keys.split(), keys
+    pg1 = testinfra.get_host("podman://pg1")
+    etcd3 = json.loads(pg1.check_output(
+        "python3 -c 'import json,yaml; print(json.dumps(yaml.safe_load(open(\"/etc/patroni/patroni.yml\"))[\"etcd3\"]))'"))
+    assert etcd3["hosts"] == ["127.0.1.3:2379"]
+    assert etcd3["cacert"] == "/etc/patroni/pki/etcd-ca.crt" and etcd3["cert"] == "/etc/patroni/pki/etcd-client.crt"
+    # The external etcd's CA is not the collection's CA.
+    assert pg1.file("/etc/patroni/pki/etcd-ca.crt").content != pg1.file("/etc/patroni/pki/ca.crt").content
+
+
+def test_row_filter_and_column_list_shape_what_arrives():
+    eu_on_source = {row[0] for row in query(source, "SELECT id FROM orders WHERE region = 'eu'")}
+    assert eu_on_source
+    assert wait_for(lambda: eu_on_source <= target_ids(), timeout=30)
+    assert target_query("SELECT count(*) FROM orders WHERE region <> 'eu'") == [["0"]]
+    columns = [row[0] for row in target_query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers' ORDER BY ordinal_position")]
+    assert columns == ["id", "name", "region"]
+    assert target_query("SELECT name, region FROM customers ORDER BY id") == [["Ada", "eu"], ["Bob", "us"]]
+
+
+def test_slots_are_permanent_on_every_source_member():
+    for name in SOURCE:
+        slots = query(lambda **k: member(name), "SELECT slot_name, slot_type, database FROM pg_replication_slots "
+                      "WHERE slot_type = 'logical' ORDER BY 1")
+        assert slots == [("eu_orders", "logical", "sales"), ("inventory", "logical", "inventory")], (name, slots)
+
+
+def test_check_mode_on_the_converged_lab_changes_nothing():
+    proc = run_playbook(os.path.join(SCENARIO, "converge.yml"), "--check")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    changed = recap_changed(proc.stdout)
+    assert changed and set(changed.values()) == {0}, changed
+
+
+def test_status_playbook_reports_subscriptions_and_publications():
+    proc = run_playbook(os.path.join(REPO, "playbooks", "logical_status.yml"))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    text = " ".join(proc.stdout.split())
+    assert "subscription eu_orders (sales): enabled, worker running" in text, proc.stdout[-3000:]
+    assert "public.orders ready" in text and "public.customers ready" in text, proc.stdout[-3000:]
+    assert "publication eu_orders (sales): public.orders WHERE (region = 'eu'::text)" in text, proc.stdout[-3000:]
+    assert "public.customers (id, name, region)" in text, proc.stdout[-3000:]
+
+
+def test_the_subscription_password_appears_nowhere_in_the_output():
+    password = secret("logical")
+    proc = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"), "-v", "--diff")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "Keep the subscriptions" in proc.stdout
+    assert password not in proc.stdout + proc.stderr
+    status = run_playbook(os.path.join(REPO, "playbooks", "logical_status.yml"), "-v")
+    assert status.returncode == 0 and password not in status.stdout + status.stderr
+
+
+def test_an_all_tables_publication_carries_a_table_created_later():
+    query(source, "CREATE TABLE IF NOT EXISTS suppliers (id integer PRIMARY KEY, name text)", dbname="inventory")
+    query(source, "INSERT INTO suppliers VALUES (1, 'acme'), (2, 'globex') ON CONFLICT DO NOTHING", dbname="inventory")
+    proc = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert recap_changed(proc.stdout).get("pg3", 0) > 0
+    assert wait_for(lambda: target_query("SELECT name FROM suppliers ORDER BY id", dbname="inventory")
+                    == [["acme"], ["globex"]], timeout=60)
+    query(source, "INSERT INTO suppliers VALUES (3, 'initech')", dbname="inventory")
+    assert wait_for(lambda: ["initech"] in target_query("SELECT name FROM suppliers", dbname="inventory"), timeout=30)
+    again = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"))
+    assert again.returncode == 0 and set(recap_changed(again.stdout).values()) == {0}, again.stdout[-3000:]
+
+
+class Writer(threading.Thread):
+    """Inserts EU orders through the multi-host read-write connection; remembers each acknowledged id."""
+
+    def __init__(self, first_id):
+        super().__init__(daemon=True)
+        self.next_id = first_id
+        self.acked = []
+        self.errors = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        conn = None
+        while not self.halt.is_set():
+            try:
+                if conn is None:
+                    conn = source()
+                    conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO orders (id, region, amount) VALUES (%s, 'eu', 1)", (self.next_id,))
+                self.acked.append(self.next_id)
+                self.next_id += 1
+            except psycopg2.Error:
+                self.errors += 1
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except psycopg2.Error:
+                        pass
+                conn = None
+                time.sleep(0.2)
+            time.sleep(0.02)
+        if conn is not None:
+            conn.close()
+
+    def count(self):
+        return len(self.acked)
+
+
+def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
+    writer = Writer(100000)
+    writer.start()
+    killed = None
+    try:
+        assert wait_for(lambda: writer.count() > 20, timeout=20)
+        old = leader()
+        other = [n for n in SOURCE if n != old][0]
+        proc = run_playbook(os.path.join(REPO, "playbooks", "switchover.yml"), "-e", "switchover_leader=%s" % other)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        assert leader() == other
+        after_switchover = writer.count()
+        assert wait_for(lambda: writer.count() > after_switchover + 20, timeout=30)
+        # Let Patroni advance the slot copy on the new replica before the hard failover.
+        time.sleep(6)
+        killed = other
+        subprocess.run(["podman", "kill", killed], check=True, capture_output=True, timeout=60)
+        assert wait_for(lambda: leader() == old, timeout=90), "no new leader after the kill"
+        after_failover = writer.count()
+        assert wait_for(lambda: writer.count() > after_failover + 20, timeout=60)
+    finally:
+        writer.halt.set()
+        writer.join(timeout=30)
+        if killed:
+            subprocess.run(["podman", "start", killed], check=False, capture_output=True, timeout=120)
+    acked = set(writer.acked)
+    assert wait_for(lambda: acked <= target_ids(), timeout=120), sorted(acked - target_ids())[:20]
+    # The killed member comes back as a replica and keeps the permanent slots.
+    assert wait_for(lambda: patroni_running(killed) and leader() == old, timeout=180)
+    assert wait_for(lambda: len(query(lambda **k: member(killed), "SELECT 1 FROM pg_replication_slots "
+                                      "WHERE slot_type = 'logical'")) == 2, timeout=120)
+
+
+def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
+    target_query("INSERT INTO orders (id, region, amount) VALUES (900001, 'eu', 0)")
+    query(source, "INSERT INTO orders (id, region, amount) VALUES (900001, 'eu', 1)")
+    query(source, "INSERT INTO orders (id, region, amount) VALUES (900002, 'eu', 2)")
+    pg3 = testinfra.get_host("podman://pg3")
+
+    def failing_lsn():
+        found = re.findall(r'relation "public\.orders" in transaction \d+, finished at ([0-9A-F]+/[0-9A-F]+)',
+                           pg3.file(TARGET_LOG).content_string)
+        return found[-1] if found else None
+
+    assert wait_for(lambda: failing_lsn() is not None, timeout=30)
+    assert 900002 not in target_ids()
+    errors = target_query("SELECT apply_error_count FROM pg_stat_subscription_stats WHERE subname = 'eu_orders'")
+    assert int(errors[0][0]) > 0
+    lsn = failing_lsn()
+    proc = subprocess.run(
+        ["ansible", "pg3", "-i", os.path.join(LAB, "inventory"), "-b", "--become-user", "postgres",
+         "-m", "pgha.replication.pg_subscription",
+         "-a", json.dumps({"name": "eu_orders", "login_db": "sales", "skip_lsn": lsn})],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert lsn in proc.stdout and '"changed": true' in proc.stdout, proc.stdout[-3000:]
+    assert wait_for(lambda: 900002 in target_ids(), timeout=60)
+    # The target keeps its own row; the skipped transaction's row never arrived.
+    assert target_query("SELECT amount FROM orders WHERE id = 900001") == [["0.00"]]
+    query(source, "DELETE FROM orders WHERE id IN (900001, 900002)")
+    assert wait_for(lambda: not {900001, 900002} & target_ids(), timeout=30)
