@@ -20,10 +20,15 @@ description:
     option that resolves the conflict.
   - Physical slots can be created on a standby (cascading replication). Logical slots cannot be
     created on a standby before PostgreSQL 16.
+  - On a cluster managed by Patroni, O(permanent=true) declares the slot in Patroni's dynamic configuration
+    (C(slots)) through the REST API instead of creating it by SQL; Patroni then creates it on the leader and keeps it
+    on the replicas, so that it survives a failover. Creating a slot by SQL on a server managed by Patroni is refused
+    (see O(patroni_guard)).
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
   - pgha.replication._postgres
+  - pgha.replication._patroni
 options:
   name:
     description:
@@ -74,16 +79,72 @@ options:
     description:
       - With O(state=absent), a slot in use by a walsender or backend cannot be dropped; by default the module fails.
       - When V(true), the process using the slot (C(active_pid)) is terminated with C(pg_terminate_backend()),
-        the module waits up to O(wait_timeout) seconds for the slot to become inactive, then drops it.
+        the module waits up to O(wait_timeout) seconds for the slot to become inactive, then drops it
+        (with O(permanent=true), Patroni drops it).
     type: bool
     default: false
     version_added: 0.1.0
+  permanent:
+    description:
+      - 'V(true) manages the slot as a permanent slot of a Patroni cluster - an entry of the C(slots) key of Patroni''s
+        dynamic configuration, C({type: physical}) or C({type: logical, database: <login_db>, plugin: <plugin>}), added
+        or removed with a minimal C(PATCH /config) through O(api_url). Nothing is sent when the entry is already right.'
+      - Patroni creates the slot on the leader, publishes the position of a logical slot in the DCS, copies a logical
+        slot to each replica that may become leader (the replica's PostgreSQL is restarted once to load it) and keeps
+        it advanced there, with C(hot_standby_feedback) enabled. A slot created by SQL gets none of this.
+      - Needs O(api_url), and the SQL connection pointed at the leader - the module fails on a replica, where Patroni
+        maintains the copies itself. The module then waits (O(wait)) until the slot exists on the leader, or is gone
+        with O(state=absent).
+      - A slot of the same name that already exists on the leader is adopted by Patroni, keeping its position, when its
+        type, database and plugin match; otherwise Patroni would drop it and create a new one, so the module fails and
+        names the option to change.
+      - O(state=absent) removes the entry from the configuration (Patroni then drops the slot on every member), and
+        drops by SQL a slot of that name that is not in the configuration.
+      - O(two_phase=true) is refused (Patroni creates slots without it). Patroni always reserves WAL for a permanent
+        physical slot at creation, whatever O(immediately_reserve).
+      - Permanent logical slots need PostgreSQL 11 or later and C(wal_level=logical); Patroni does not set
+        C(wal_level) itself.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  patroni_guard:
+    description:
+      - With O(permanent=false), refuse to create a slot by SQL on a server managed by Patroni - Patroni drops a slot
+        it does not know at its next check of the slots (after it creates any slot, a restart, a failover), and a
+        logical slot made by SQL is never copied to the replicas, so it is lost at a failover.
+      - The server is taken as managed by Patroni when O(api_url) is set, or when a connection of Patroni
+        (application name C(Patroni heartbeat), C(Patroni restapi)...) shows in C(pg_stat_activity).
+      - With O(api_url), a slot that Patroni's C(ignore_slots) covers is allowed - Patroni leaves it alone.
+      - Set to V(false) to create such a slot anyway, for example one that C(ignore_slots) covers when O(api_url) is
+        not given.
+    type: bool
+    default: true
+    version_added: 0.1.0
+  api_url:
+    description:
+      - Base URL of the REST API of any member of the Patroni cluster, for example V(http://127.0.0.1:8008).
+      - Required with O(permanent=true). With O(permanent=false) it is optional; when set, a slot declared in Patroni's
+        configuration is refused (it needs O(permanent=true)) and C(ignore_slots) is honoured (see O(patroni_guard)).
+      - Not to be confused with the SQL connection (O(login_host), O(port)); O(timeout) applies to the REST API,
+        O(connect_timeout) to PostgreSQL.
+    type: str
+    version_added: 0.1.0
+  wait:
+    description:
+      - With O(permanent=true), after a change of the configuration, wait until Patroni has created the slot on the
+        leader (or dropped it with O(state=absent)); Patroni applies a change in its next HA loop (C(loop_wait)).
+        The copies on the replicas follow later and are not waited for.
+      - Not used in check mode.
+    type: bool
+    default: true
+    version_added: 0.1.0
   wait_timeout:
     description:
-      - Seconds to wait for a terminated process to release the slot (see O(terminate_active)).
+      - Upper bound, in seconds, of each wait - for a terminated process to release the slot (see O(terminate_active)),
+        and for Patroni to create or drop a permanent slot (see O(wait)). The module fails when it is reached.
       - Not used in check mode.
     type: int
-    default: 10
+    default: 30
     version_added: 0.1.0
 attributes:
   check_mode:
@@ -102,8 +163,17 @@ notes:
     another database makes the module fail with O(state=present).
   - Creating slots needs the C(REPLICATION) attribute or superuser; terminating another role's process needs
     C(pg_signal_backend) or superuser.
+  - With O(permanent=true) the module needs both the SQL connection (to the leader) and the REST API;
+    C(PATCH /config) needs O(api_username) and O(api_password) when Patroni has C(restapi.authentication).
+  - Patroni reads its permanent slots from the first non-empty of C(permanent_replication_slots), C(permanent_slots)
+    and C(slots); the module changes that key (C(slots) when none is set).
+  - Each replica that receives a new permanent logical slot restarts its PostgreSQL once to load the copy.
 seealso:
   - module: pgha.replication.pg_replication_info
+  - module: pgha.replication.patroni_config
+  - name: Patroni permanent replication slots
+    description: The C(slots) and C(ignore_slots) keys of Patroni's dynamic configuration.
+    link: https://patroni.readthedocs.io/en/latest/dynamic_configuration.html
   - name: Replication slots
     description: PostgreSQL documentation on replication slots.
     link: https://www.postgresql.org/docs/current/warm-standby.html#STREAMING-REPLICATION-SLOTS
@@ -125,6 +195,33 @@ EXAMPLES = r'''
     login_db: app
   become: true
   become_user: postgres
+
+- name: Keep a logical slot on every member of a Patroni cluster (run against the leader)
+  pgha.replication.pg_replication_slot:
+    name: app_sub
+    slot_type: logical
+    plugin: pgoutput
+    login_db: app
+    permanent: true
+    api_url: https://10.0.0.1:8008
+    api_username: patroni
+    api_password: "{{ patroni_api_password }}"
+    ca_path: /etc/patroni/pki/ca.crt
+  become: true
+  become_user: postgres
+  when: is_leader
+
+- name: Remove it from Patroni's configuration (Patroni drops it on every member)
+  pgha.replication.pg_replication_slot:
+    name: app_sub
+    state: absent
+    permanent: true
+    api_url: https://10.0.0.1:8008
+    api_username: patroni
+    api_password: "{{ patroni_api_password }}"
+  become: true
+  become_user: postgres
+  when: is_leader
 
 - name: Drop a slot, disconnecting its consumer if needed
   pgha.replication.pg_replication_slot:
@@ -198,13 +295,33 @@ slot:
       type: int
       sample: 16777216
 queries:
-  description: The statements run, or that would run in check mode, with their parameters bound.
+  description:
+    - The statements run, or that would run in check mode, with their parameters bound.
+    - With O(permanent=true) Patroni creates and drops the slot, so this is empty unless a process is terminated or a
+      slot missing from Patroni's configuration is dropped.
   returned: always
   type: list
   elements: str
   sample: ["SELECT pg_create_physical_replication_slot('standby1', true)"]
+patroni_slot:
+  description:
+    - The slot's entry in Patroni's dynamic configuration after the run (predicted in check mode), as stored;
+      V(null) when there is none or O(api_url) is not set.
+  returned: always
+  type: dict
+  sample: {type: logical, database: app, plugin: pgoutput}
+requests:
+  description:
+    - The REST API requests that changed Patroni's configuration, or that would in check mode, each with C(method),
+      C(path) and C(body). Never contains credentials.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{method: PATCH, path: /config, body: {slots: {app_sub: {type: logical, database: app, plugin: pgoutput}}}}]
 diff:
-  description: The slot's managed attributes before and after.
+  description:
+    - The slot's managed attributes before and after.
+    - When O(api_url) is set, C(patroni_slot) holds the entry in Patroni's configuration.
   returned: when diff mode is enabled
   type: dict
   contains:
@@ -218,11 +335,18 @@ diff:
       sample: {state: present, slot_name: standby1, slot_type: physical, plugin: null, database: null, two_phase: false, temporary: false}
 '''
 
+import json
 import re
 import time
 from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
+    PatroniApiError,
+    PatroniClient,
+    patroni_argument_spec,
+    validate_api_params,
+)
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
@@ -249,6 +373,13 @@ UNDEFINED_OBJECT = '42704'
 Step = namedtuple('Step', ['kind', 'query', 'params'])
 
 MANAGED_KEYS = ('slot_name', 'slot_type', 'plugin', 'database', 'two_phase', 'temporary')
+
+# Patroni reads its permanent slots from the first non-empty of these keys (patroni/global_config.py).
+SLOTS_KEYS = ('permanent_replication_slots', 'permanent_slots', 'slots')
+# Patroni's own connections to PostgreSQL carry these application names (patroni/postgresql/connection.py).
+PATRONI_ACTIVITY_QUERY = ("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity "
+                          "WHERE application_name = %s OR application_name LIKE %s) AS patroni")
+POLL_INTERVAL = 0.2
 
 
 def _sql(text):
@@ -280,6 +411,15 @@ def validate_params(params):
             raise InvalidInput('plugin must not be empty')
     if params.get('wait_timeout') is not None and params['wait_timeout'] < 0:
         raise InvalidInput('wait_timeout must be 0 or more')
+    if params.get('permanent'):
+        if not params.get('api_url'):
+            raise InvalidInput('permanent=true needs api_url, the URL of the Patroni REST API of a member of the cluster '
+                               '(for example http://127.0.0.1:8008), with api_username and api_password')
+        if params.get('two_phase'):
+            raise InvalidInput('two_phase=true cannot be used with permanent=true: Patroni creates permanent slots without '
+                               'two-phase decoding')
+    if params.get('api_url'):
+        validate_api_params(params)
 
 
 def desired_from_params(params):
@@ -293,6 +433,8 @@ def desired_from_params(params):
         two_phase=params.get('two_phase'),
         terminate_active=bool(params.get('terminate_active')),
         database=params.get('login_db'),
+        permanent=bool(params.get('permanent')),
+        patroni_guard=params.get('patroni_guard', True) is not False,
     )
 
 
@@ -387,6 +529,256 @@ def diff_view(slot):
     return view
 
 
+def slots_key(config):
+    """The key of the dynamic configuration Patroni reads permanent slots from: the first non-empty one. Pure."""
+    for key in SLOTS_KEYS:
+        if (config or {}).get(key):
+            return key
+    return 'slots'
+
+
+def config_entry(config, name):
+    """(found, raw entry) of slot ``name`` in a dynamic configuration. Pure."""
+    slots = (config or {}).get(slots_key(config))
+    if not isinstance(slots, dict) or name not in slots:
+        return False, None
+    return True, slots[name]
+
+
+def entry_view(value):
+    """A permanent slot entry read as Patroni does: {type, database, plugin}. An empty entry is physical. Pure."""
+    if not value:
+        return dict(type='physical', database=None, plugin=None)
+    if not isinstance(value, dict):
+        return dict(type=None, database=None, plugin=None)
+    slot_type = value.get('type') or ('logical' if value.get('database') and value.get('plugin') else 'physical')
+    if slot_type == 'physical':
+        return dict(type='physical', database=None, plugin=None)
+    return dict(type=slot_type, database=value.get('database'), plugin=value.get('plugin'))
+
+
+def slot_definition(desired, plugin=None):
+    """The entry written into Patroni's configuration for the desired slot. Pure."""
+    if desired['slot_type'] == 'physical':
+        return {'type': 'physical'}
+    return {'type': 'logical', 'database': desired['database'], 'plugin': plugin or desired['plugin'] or 'pgoutput'}
+
+
+def member_slot_name(member_name):
+    """The physical slot name Patroni uses for a member (patroni.dcs.slot_name_from_member_name). Pure."""
+    def replace_char(match):
+        char = match.group(0)
+        return '_' if char in '-.' else 'u%04d' % ord(char)
+    return re.sub('[^a-z0-9_]', replace_char, (member_name or '').lower())[0:63]
+
+
+def ignored_by_patroni(config, slot):
+    """Whether an entry of Patroni's ``ignore_slots`` covers ``slot`` ({name, type, database, plugin}). Pure."""
+    for matcher in (config or {}).get('ignore_slots') or []:
+        if not isinstance(matcher, dict):
+            continue
+        if matcher.get('name') is not None and matcher['name'] != slot['name']:
+            continue
+        if all(not matcher.get(attr) or matcher[attr] == slot.get(attr) for attr in ('database', 'plugin', 'type')):
+            return True
+    return False
+
+
+def guard_message(desired, evidence):
+    """Why a slot may not be created by SQL on a server managed by Patroni. Pure."""
+    name = desired['name']
+    if desired['slot_type'] == 'logical':
+        why = ('a logical slot created by SQL is not copied to the replicas and is lost at a failover, and Patroni drops '
+               'a slot it does not know at its next check of the slots')
+    else:
+        why = ('Patroni drops a slot it does not know at its next check of the slots (after it creates any slot, a '
+               'restart, a failover)')
+    return ("slot '%s': this server is managed by Patroni (%s); %s. Set permanent=true with api_url (and api_username, "
+            "api_password) to declare it in Patroni's configuration, or cover it with Patroni's ignore_slots and set "
+            "api_url (or patroni_guard=false) to create it by SQL" % (name, evidence, why))
+
+
+def check_unmanaged(desired, patroni):
+    """With permanent=false and Patroni's configuration read: refuse a slot that is declared there. Pure."""
+    if patroni is None:
+        return
+    found, dummy = config_entry(patroni['config'], desired['name'])
+    if found:
+        raise Conflict("slot '%s' is a permanent slot in Patroni's configuration (%s.%s); set permanent=true to manage it "
+                       "(state=absent with permanent=true removes it)"
+                       % (desired['name'], slots_key(patroni['config']), desired['name']))
+
+
+def check_patroni_server(desired, server, patroni):
+    """The checks of permanent=true on the server and Patroni's configuration. Pure; raises Unsupported, Conflict."""
+    name = desired['name']
+    if server.get('in_recovery'):
+        raise Unsupported(
+            "permanent=true: the SQL connection must point at the Patroni leader, and this server is a replica (Patroni "
+            "keeps the copies of permanent slots on replicas itself); set login_host/port to the leader, or run the "
+            "task on the leader only")
+    scope, cluster_name = patroni.get('scope'), server.get('cluster_name')
+    if scope and cluster_name and scope != cluster_name:
+        raise Conflict("api_url belongs to the Patroni cluster '%s' but the SQL connection reaches a server with "
+                       "cluster_name '%s'; point api_url and login_host/port at the same cluster" % (scope, cluster_name))
+    if desired['state'] == 'absent':
+        return
+    config = patroni['config']
+    postgresql = config.get('postgresql') if isinstance(config.get('postgresql'), dict) else {}
+    if postgresql.get('use_slots') is False or str(postgresql.get('use_slots')).lower() in ('off', 'false', 'no'):
+        raise Unsupported("Patroni ignores permanent slots because postgresql.use_slots is false in its dynamic "
+                          "configuration; set it to true (pgha.replication.patroni_config)")
+    for member in patroni.get('members') or []:
+        if member_slot_name(member) == name:
+            raise Conflict("slot name '%s' is the name of the slot Patroni keeps for member '%s'; set name to another "
+                           "name" % (name, member))
+    if desired['slot_type'] == 'logical':
+        if server['version_num'] < 110000:
+            raise Unsupported("permanent logical slot '%s' needs PostgreSQL 11 or later" % name)
+        if config.get('standby_cluster'):
+            raise Unsupported("permanent logical slot '%s': Patroni keeps only physical permanent slots in a standby "
+                              "cluster" % name)
+        if server.get('wal_level') != 'logical':
+            raise Unsupported("permanent logical slot '%s' needs wal_level=logical (the leader has wal_level=%s); set "
+                              "postgresql.parameters.wal_level: logical in Patroni's configuration "
+                              "(pgha.replication.patroni_config) and restart the members"
+                              % (name, server.get('wal_level')))
+
+
+# The result of plan_permanent(): patch is the PATCH /config body or None; steps are SQL steps (terminate, or the drop
+# of a slot missing from the configuration); entry is the configuration entry after (None when removed); wait_for is
+# 'present', 'absent' or None; desired is the desired state with the plugin Patroni will use.
+PermanentPlan = namedtuple('PermanentPlan', ['patch', 'steps', 'entry', 'wait_for', 'desired'])
+
+
+def plan_permanent(current, desired, server, patroni):
+    """Plan permanent=true: (current slot on the leader or None, desired, server facts, Patroni view) -> PermanentPlan.
+
+    ``patroni`` holds ``config`` (GET /config), ``scope`` and ``members`` (names, from GET /cluster). Pure; raises
+    Conflict, Unsupported.
+    """
+    check_patroni_server(desired, server, patroni)
+    name = desired['name']
+    config = patroni['config']
+    key = slots_key(config)
+    found, raw = config_entry(config, name)
+
+    if desired['state'] == 'absent':
+        if not found:
+            return PermanentPlan(None, plan(current, desired, server), None, None, desired)
+        if current is not None and ignored_by_patroni(config, dict(
+                name=name, type=current['slot_type'], database=current.get('database'), plugin=current.get('plugin'))):
+            # Patroni leaves a slot that ignore_slots covers alone, even when it is no longer permanent: drop it by SQL.
+            return PermanentPlan({key: {name: None}}, plan(current, desired, server), None, None, desired)
+        steps = []
+        if current is not None and current.get('active'):
+            if not desired['terminate_active']:
+                raise Conflict(
+                    "slot '%s' is in use by process %s, and Patroni drops only an unused slot; set terminate_active=true "
+                    "to terminate that process" % (name, current.get('active_pid')))
+            steps.append(Step('terminate', _sql('SELECT pg_terminate_backend(%s)'), (current['active_pid'],)))
+        return PermanentPlan({key: {name: None}}, steps, None, 'absent', desired)
+
+    plugin = desired['plugin']
+    if found:
+        entry = entry_view(raw)
+        if entry['type'] != desired['slot_type']:
+            raise Conflict(
+                "slot '%s' is a permanent %s slot in Patroni's configuration (%s.%s = %s), not %s; set slot_type=%s to "
+                "keep it, or run with state=absent first to replace it"
+                % (name, entry['type'], key, name, json.dumps(raw, sort_keys=True), desired['slot_type'], entry['type']))
+        if entry['type'] == 'logical':
+            if entry['database'] != desired['database']:
+                raise Conflict(
+                    "permanent logical slot '%s' is declared for database '%s' in Patroni's configuration, not '%s'; set "
+                    "login_db=%s to manage it, or run with state=absent first to replace it"
+                    % (name, entry['database'], desired['database'], entry['database']))
+            if plugin is not None and entry['plugin'] != plugin:
+                raise Conflict(
+                    "permanent logical slot '%s' uses plugin '%s' in Patroni's configuration, not '%s'; set plugin=%s to "
+                    "keep it, or run with state=absent first to recreate it" % (name, entry['plugin'], plugin, entry['plugin']))
+            plugin = entry['plugin']
+    effective = dict(desired, plugin=(plugin or 'pgoutput') if desired['slot_type'] == 'logical' else None)
+    if current is not None:
+        # Patroni adopts an existing slot whose type, database and plugin match; it drops and recreates any other.
+        plan(current, effective, server)
+    patch = None if found else {key: {name: slot_definition(effective)}}
+    return PermanentPlan(patch, [], raw if found else slot_definition(effective), 'present', effective)
+
+
+def slot_matches(slot, desired):
+    """Whether an existing slot is what ``desired`` (with its plugin resolved) asks for. Pure."""
+    if slot is None or slot['slot_type'] != desired['slot_type']:
+        return False
+    if desired['slot_type'] == 'physical':
+        return True
+    return slot.get('database') == desired['database'] and slot.get('plugin') == desired['plugin']
+
+
+def read_patroni(client):
+    """GET /config and GET /cluster: {config, scope, members}."""
+    config = client.get_json('/config')
+    if not isinstance(config, dict):
+        raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
+    cluster = client.get_json('/cluster')
+    if not isinstance(cluster, dict):
+        raise PatroniApiError('GET /cluster: the answer is not a Patroni cluster description')
+    members = [m.get('name') for m in cluster.get('members') or [] if isinstance(m, dict) and m.get('name')]
+    return dict(config=config, scope=cluster.get('scope'), members=members)
+
+
+def patroni_managed(conn):
+    """Whether a connection of Patroni shows in pg_stat_activity (visible to any role)."""
+    return bool(fetch_one(conn, _sql(PATRONI_ACTIVITY_QUERY), ('Patroni', 'Patroni %'))['patroni'])
+
+
+def send_patch(client, patch, deadline):
+    """PATCH /config; return the configuration Patroni stored. Then re-read GET /config until the member's cache of the
+    DCS shows it too (so that the next run reads what was written), until ``deadline`` at most."""
+    dummy, text = client.request('PATCH', '/config', body=patch)
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        stored = None
+    while True:
+        seen = client.get_json('/config')
+        if not isinstance(stored, dict):
+            return seen if isinstance(seen, dict) else {}
+        if seen == stored or time.time() >= deadline:
+            return stored
+        time.sleep(POLL_INTERVAL / 2)
+
+
+def wait_for_slot(conn, desired, server, wait_for, deadline, ran):
+    """Poll the slot until Patroni has created it (wait_for='present') or dropped it ('absent'); return it.
+
+    With state=absent and terminate_active=true, a consumer that takes the slot again is terminated again (appended to
+    ``ran``). Raises WaitTimeout.
+    """
+    name = desired['name']
+    while True:
+        slot = read_slot(conn, name, server)
+        if wait_for == 'present' and slot_matches(slot, desired):
+            return slot
+        if wait_for == 'absent':
+            if slot is None:
+                return None
+            if slot['active'] and desired['terminate_active']:
+                query = _sql('SELECT pg_terminate_backend(%s)')
+                ran.append(render(conn, query, (slot['active_pid'],)))
+                execute(conn, query, (slot['active_pid'],))
+        if time.time() >= deadline:
+            if wait_for == 'present':
+                raise WaitTimeout(
+                    "slot '%s' is declared in Patroni's configuration but did not appear on this server within "
+                    "wait_timeout; Patroni creates it on the leader in its next HA loop (loop_wait): raise wait_timeout, "
+                    "or look for the reason in the leader's Patroni log (max_replication_slots, the plugin)" % name)
+            raise WaitTimeout("slot '%s' is removed from Patroni's configuration but still exists on this server after "
+                              "wait_timeout; Patroni drops it in its next HA loop when it is not in use%s" % (
+                                  name, '' if desired['terminate_active'] else ' (terminate_active=true terminates its user)'))
+        time.sleep(POLL_INTERVAL)
+
+
 def read_slot(conn, name, server):
     """Return the slot named ``name`` as a dict, or None."""
     version = server['version_num']
@@ -456,27 +848,93 @@ def _apply(conn, steps, desired, server, wait_timeout, ran):
                 _wait_released(conn, name, server, deadline)
 
 
-def run(module, conn):
+def _request_view(patch):
+    return [dict(method='PATCH', path='/config', body=patch)] if patch else []
+
+
+def run(module, conn, client=None):
     """Read, plan, apply (unless check mode), re-read. Returns the result dict."""
     params = module.params
     desired = desired_from_params(params)
     server = server_facts(conn)
     current = read_slot(conn, desired['name'], server)
+    patroni = read_patroni(client) if client is not None else None
+    if desired['permanent']:
+        server['cluster_name'] = fetch_one(conn, _sql("SELECT current_setting('cluster_name') AS name"))['name']
+        return run_permanent(module, conn, client, desired, server, current, patroni)
+
+    check_unmanaged(desired, patroni)
     steps = plan(current, desired, server)
+    if steps and desired['state'] == 'present' and desired['patroni_guard']:
+        evidence = 'api_url is set' if client is not None else None
+        if evidence is None and patroni_managed(conn):
+            evidence = 'a connection of Patroni shows in pg_stat_activity'
+        slot = dict(name=desired['name'], type=desired['slot_type'],
+                    database=desired['database'] if desired['slot_type'] == 'logical' else None,
+                    plugin=(desired['plugin'] or 'pgoutput') if desired['slot_type'] == 'logical' else None)
+        if evidence and not (patroni is not None and ignored_by_patroni(patroni['config'], slot)):
+            raise Conflict(guard_message(desired, evidence))
     if module.check_mode:
         queries = [render(conn, step.query, step.params) for step in steps]
         after = predict(current, desired, server, steps)
     else:
         queries = apply(conn, steps, desired, server, params['wait_timeout'])
         after = read_slot(conn, desired['name'], server)
-    result = dict(changed=bool(steps), slot=after, queries=queries)
+    entry = config_entry(patroni['config'], desired['name'])[1] if patroni is not None else None
+    result = dict(changed=bool(steps), slot=after, patroni_slot=entry, queries=queries, requests=[])
     if module._diff:
-        result['diff'] = dict(before=diff_view(current), after=diff_view(after))
+        before_view, after_view = diff_view(current), diff_view(after)
+        if patroni is not None:
+            before_view['patroni_slot'] = after_view['patroni_slot'] = entry
+        result['diff'] = dict(before=before_view, after=after_view)
+    return result
+
+
+def run_permanent(module, conn, client, desired, server, current, patroni):
+    """permanent=true: declare (or remove) the slot in Patroni's configuration, then wait for Patroni on the leader."""
+    params = module.params
+    planned = plan_permanent(current, desired, server, patroni)
+    entry_before = config_entry(patroni['config'], desired['name'])[1]
+    requests = _request_view(planned.patch)
+    changed = bool(planned.patch or planned.steps)
+    if module.check_mode:
+        queries = [render(conn, step.query, step.params) for step in planned.steps]
+        if planned.wait_for == 'present':
+            after = current if current is not None else predict(None, planned.desired, server, [True])
+        else:
+            after = predict(current, desired, server, planned.steps) if planned.wait_for is None else None
+        entry_after = planned.entry
+    else:
+        deadline = time.time() + params['wait_timeout']
+        queries, sent = [], []
+        try:
+            entry_after = entry_before
+            if planned.patch:
+                stored = send_patch(client, planned.patch, deadline)
+                sent = requests
+                entry_after = config_entry(stored, desired['name'])[1]
+            queries = apply(conn, planned.steps, desired, server, params['wait_timeout'])
+            if planned.wait_for and params['wait']:
+                after = wait_for_slot(conn, planned.desired, server, planned.wait_for, deadline, queries)
+            else:
+                after = read_slot(conn, desired['name'], server)
+        except PgHaError as exc:
+            exc.details['queries'] = queries + exc.details.get('queries', [])
+            exc.details['requests'] = sent
+            raise
+    result = dict(changed=changed, slot=after, patroni_slot=entry_after, queries=queries, requests=requests)
+    if module._diff:
+        before_view, after_view = diff_view(current), diff_view(after)
+        before_view['patroni_slot'], after_view['patroni_slot'] = entry_before, entry_after
+        result['diff'] = dict(before=before_view, after=after_view)
     return result
 
 
 def main():
     argument_spec = postgres_argument_spec()
+    api_spec = patroni_argument_spec()
+    api_spec['api_url'] = dict(api_spec['api_url'], required=False)
+    argument_spec.update(api_spec)
     argument_spec.update(
         name=dict(type='str', required=True),
         slot_type=dict(type='str', default='physical', choices=['physical', 'logical']),
@@ -485,7 +943,10 @@ def main():
         immediately_reserve=dict(type='bool', default=False),
         two_phase=dict(type='bool'),
         terminate_active=dict(type='bool', default=False),
-        wait_timeout=dict(type='int', default=10),
+        permanent=dict(type='bool', default=False),
+        patroni_guard=dict(type='bool', default=True),
+        wait=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=30),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
 
@@ -495,10 +956,11 @@ def main():
     conn = None
     try:
         validate_params(module.params)
+        client = PatroniClient(module.params) if module.params['api_url'] else None
         conn = connect(module.params)
-        result = run(module, conn)
+        result = run(module, conn, client)
     except PgHaError as exc:
-        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []))
+        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []), requests=exc.details.get('requests', []))
     finally:
         if conn is not None:
             conn.close()
