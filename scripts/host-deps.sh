@@ -2,7 +2,7 @@
 # Install the Debian packages the lab and the module tests need on this machine (as root,
 # or through sudo). Quick when they are all present already.
 set -euo pipefail
-packages=(podman runc debootstrap iptables postgresql-15 postgresql-client-15 python3-venv pgbouncer etcd-server etcd-client)
+packages=(podman runc debootstrap iptables postgresql-15 postgresql-client-15 python3-venv pgbouncer etcd-server etcd-client pgbackrest)
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 installed=$(dpkg-query -W -f='${db:Status-Status}\n' "${packages[@]}" 2>/dev/null | grep -c '^installed$' || true)
 if [ "$installed" = "${#packages[@]}" ]; then
