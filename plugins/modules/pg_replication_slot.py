@@ -128,6 +128,7 @@ options:
       - Not to be confused with the SQL connection (O(login_host), O(port)); O(timeout) applies to the REST API,
         O(connect_timeout) to PostgreSQL.
     type: str
+    required: false
     version_added: 0.1.0
   wait:
     description:

@@ -10,7 +10,6 @@ import threading
 import time
 
 import psycopg2
-import pytest
 import testinfra
 import yaml
 
