@@ -208,6 +208,9 @@ PLAN_CASES = [
      [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1} WITH (enabled = %s, slot_name = %s, create_slot = %s, '
        'copy_data = %s, binary = %s, streaming = %s, synchronous_commit = %s, disable_on_error = %s, two_phase = %s)',
        ('s1', ['p1', 'p2']), (MASKED, False, 'slot1', False, False, True, 'on', 'local', True, True))]),
+    ('create on a premade slot, waiting for the copy', None, dict(CREATE, slot_name='s1', create_slot=False, wait=True), PG15,
+     [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1} WITH (slot_name = %s, create_slot = %s)', ('s1', ['p1']),
+       (MASKED, 's1', False))]),
     ('create with origin on 16', None, dict(CREATE, origin='none', streaming='parallel'), PG16,
      [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1} WITH (streaming = %s, origin = %s)', ('s1', ['p1']),
        (MASKED, 'parallel', 'none'))]),
