@@ -1,0 +1,321 @@
+"""Verify backups on the servers: the pgBackRest repository host over TLS, WAL archiving
+through Patroni, a point-in-time restore of the whole cluster, archiving after a switchover,
+replicas seeded from the repository, the restore drill on a good and on a damaged repository,
+and a cipher passphrase that never reaches Ansible's output.
+
+The tests run in file order and build on each other (the restore needs the backup before it)."""
+import json
+import os
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import psycopg2
+import pytest
+import testinfra
+
+NODES = ("pg1", "pg2", "pg3")
+ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3", "backup1": "127.0.1.20"}
+STANZA = "pgha"
+REPO_PATH = "/var/lib/pgbackrest"
+DATA_DIR = "/var/lib/postgresql/15/pgha"
+LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+CA = os.path.join(LAB, "pki", "ca.crt")
+# Every playbook output of this module, checked for the cipher passphrase at the end.
+OUTPUTS = []
+
+
+def secret(name):
+    with open(os.path.join(LAB, "secrets", name), encoding="utf-8") as handle:
+        return handle.read().split()[0]
+
+
+def host(name):
+    return testinfra.get_host("podman://" + name)
+
+
+def api(node, path, timeout=5):
+    """GET a member's REST API over TLS; (status, parsed JSON or None)."""
+    context = ssl.create_default_context(cafile=CA)
+    request = urllib.request.Request("https://%s:8008%s" % (ADDRESS[node], path))
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, None
+
+
+def cluster():
+    for node in NODES:
+        try:
+            status, body = api(node, "/cluster", timeout=2)
+        except (OSError, urllib.error.URLError):
+            continue
+        if status == 200 and body:
+            return body
+    return None
+
+
+def leader():
+    state = cluster()
+    if not state:
+        return None
+    names = [m["name"] for m in state["members"] if m["role"] == "leader" and m["state"] == "running"]
+    return names[0] if names else None
+
+
+def healthy(size=3):
+    """The cluster has size members, one running leader, the others streaming, one timeline."""
+    state = cluster()
+    if not state or len(state["members"]) != size:
+        return False
+    states = sorted(m["state"] for m in state["members"])
+    timelines = {m.get("timeline") for m in state["members"]}
+    return states == ["running"] + ["streaming"] * (size - 1) and len(timelines) == 1 and None not in timelines
+
+
+def timeline():
+    state = cluster()
+    return next(m["timeline"] for m in state["members"] if m["role"] == "leader")
+
+
+def wait_for(predicate, timeout, step=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def connect(node):
+    return psycopg2.connect(host=ADDRESS[node], port=5432, dbname="postgres", user="postgres",
+                            password=secret("superuser"), sslmode="verify-full", sslrootcert=CA,
+                            connect_timeout=3)
+
+
+def query(node, sql, args=None):
+    conn = connect(node)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def run_playbook(name, *args, timeout=900):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    cfg = os.path.join(LAB, "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    proc = subprocess.run(
+        ["ansible-playbook", "-v", "-i", os.path.join(LAB, "inventory"), os.path.join(REPO, "playbooks", name), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    OUTPUTS.append((name, proc.stdout + proc.stderr))
+    return proc
+
+
+def pgbackrest(node, *args):
+    """Run pgbackrest as postgres on a node (never as root: root-owned files break the repository)."""
+    return host(node).run("runuser -u postgres -- pgbackrest --stanza=%s %s" % (STANZA, " ".join(args)))
+
+
+def info():
+    out = pgbackrest("backup1", "--output=json", "info")
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)[0]
+
+
+def journal_since(node, unit, since):
+    return host(node).check_output("journalctl -u %s --since %s --no-pager -o cat", unit, since)
+
+
+def now_for_journal():
+    """The nodes' clock (the host's, in the nodes' time zone), for journalctl --since."""
+    return host("pg1").check_output("date --date='-1 second' '+%F %T'")
+
+
+def test_repository_host_holds_an_encrypted_stanza_with_a_first_backup():
+    backup1 = host("backup1")
+    assert backup1.service("pgbackrest").is_running
+    assert backup1.socket("tcp://127.0.1.20:8432").is_listening
+    stanza = info()
+    assert stanza["name"] == STANZA
+    assert stanza["status"]["code"] == 0, stanza["status"]
+    assert stanza["cipher"] == "aes-256-cbc"
+    assert [b["type"] for b in stanza["backup"]][:1] == ["full"], stanza["backup"]
+    # Nothing in the repository belongs to root.
+    assert backup1.check_output("find %s ! -user postgres -print -quit", REPO_PATH) == ""
+
+
+def test_database_hosts_archive_asynchronously_without_the_passphrase():
+    lead = leader()
+    settings = dict(query(lead, "SELECT name, setting FROM pg_settings WHERE name IN ('archive_mode', 'archive_command')"))
+    assert settings == {"archive_mode": "on", "archive_command": "pgbackrest --stanza=pgha archive-push %p"}
+    for node in NODES:
+        with host(node).sudo():
+            config = host(node).file("/etc/pgbackrest/pgbackrest.conf").content_string
+        assert "archive-async=y" in config and "repo1-host=backup1" in config and "repo1-host-type=tls" in config
+        assert "cipher-pass" not in config, node
+        assert host(node).service("pgbackrest").is_running
+    assert pgbackrest(lead, "check").rc == 0
+
+
+def test_backups_are_scheduled_on_the_repository_host_only():
+    for kind in ("full", "diff", "incr"):
+        timer = host("backup1").service("pgbackrest-pgha-%s.timer" % kind)
+        assert timer.is_enabled and timer.is_running, kind
+    for node in NODES:
+        assert host(node).run("systemctl list-timers --all --no-legend 'pgbackrest*'").stdout.strip() == "", node
+
+
+def test_restore_refuses_without_confirmation():
+    before = leader()
+    proc = run_playbook("restore.yml", "-e", "restore_type=latest")
+    assert proc.returncode != 0
+    assert "Refusing to restore" in proc.stdout, proc.stdout[-2000:]
+    assert "OVERWRITES the data directory" in proc.stdout
+    assert leader() == before and healthy()
+
+
+def test_point_in_time_restore_of_the_whole_cluster():
+    assert wait_for(healthy, timeout=60), cluster()
+    proc = run_playbook("backup.yml", "-e", "backup_type=full")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "WAL START-STOP" in proc.stdout  # the table
+    lead = leader()
+    old_timeline = timeline()
+    query(lead, "DROP TABLE IF EXISTS pitr_rows")
+    query(lead, "CREATE TABLE pitr_rows (id serial PRIMARY KEY, label text, at timestamptz DEFAULT clock_timestamp())")
+    for _row in range(5):
+        query(lead, "INSERT INTO pitr_rows (label) VALUES ('before')")
+    time.sleep(1.5)
+    target = query(lead, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")[0][0]
+    time.sleep(1.5)
+    for _row in range(5):
+        query(lead, "INSERT INTO pitr_rows (label) VALUES ('after')")
+    query(lead, "SELECT pg_switch_wal()")
+    assert pgbackrest(lead, "check").rc == 0  # the WAL with the 'after' rows is in the repository
+    print("target %s, leader %s on timeline %s" % (target, lead, old_timeline))
+
+    since = now_for_journal()
+    started = time.monotonic()
+    proc = run_playbook("restore.yml", "-e", "restore_confirm=pgha", "-e", "restore_type=time",
+                        "-e", "restore_target='%s'" % target)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    print("restore.yml took %.0f s" % (time.monotonic() - started))
+    assert wait_for(healthy, timeout=120, step=2), cluster()
+    new_lead = leader()
+    rows = dict(query(new_lead, "SELECT label, count(*) FROM pitr_rows GROUP BY label"))
+    assert rows == {"before": 5}, rows
+    assert timeline() > old_timeline
+    # The replicas re-created themselves from the repository, on the new timeline.
+    for node in NODES:
+        if node == new_lead:
+            continue
+        log = journal_since(node, "patroni", since)
+        assert "replica has been created using pgbackrest" in log, (node, log[-2000:])
+        in_recovery, = query(node, "SELECT pg_is_in_recovery()")[0]
+        assert in_recovery is True
+        receiving = query(node, "SELECT status, received_tli FROM pg_stat_wal_receiver")
+        assert receiving and receiving[0] == ("streaming", timeline()), (node, receiving)
+
+
+def test_archiving_continues_after_a_switchover():
+    assert wait_for(healthy, timeout=60), cluster()
+    old = leader()
+    target = next(m["name"] for m in cluster()["members"] if m["role"] != "leader")
+    proc = run_playbook("switchover.yml", "-e", "switchover_leader=%s" % target)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert leader() == target != old
+    check = pgbackrest(target, "check")
+    assert check.rc == 0, check.stderr
+    assert wait_for(healthy, timeout=120, step=2), cluster()
+
+
+def test_a_replica_recreated_after_backups_is_seeded_from_the_repository():
+    assert wait_for(healthy, timeout=60), cluster()
+    proc = run_playbook("backup.yml", "-e", "backup_type=incr")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    replica = next(m["name"] for m in cluster()["members"] if m["role"] != "leader")
+    node = host(replica)
+    since = now_for_journal()
+    try:
+        node.check_output("systemctl stop patroni")
+        node.check_output("rm -rf %s && install -d -o postgres -g postgres -m 0700 %s", DATA_DIR, DATA_DIR)
+        node.check_output("systemctl start patroni")
+        assert wait_for(healthy, timeout=240, step=2), cluster()
+    finally:
+        node.run("systemctl start patroni")
+    log = journal_since(replica, "patroni", since)
+    assert "replica has been created using pgbackrest" in log, log[-3000:]
+    with node.sudo():
+        restore_log = node.file("/var/log/pgbackrest/pgha-restore.log").content_string
+    last_restore = restore_log.split("restore command begin")[-1]
+    assert "restore command end: completed successfully" in last_restore, last_restore[-2000:]
+
+
+def test_the_drill_passes_on_a_good_backup():
+    proc = run_playbook("backup_verify.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "result: passed" in proc.stdout
+    assert "status: ok" in proc.stdout
+    report = [line for line in proc.stdout.splitlines() if "restore and recovery:" in line]
+    print(report)
+    backup1 = host("backup1")
+    assert not backup1.file("/var/lib/pgbackrest-drill/pgha").exists
+    assert backup1.run("pgrep -f pgbackrest-drill").rc != 0
+
+
+def test_the_drill_fails_loudly_on_a_damaged_repository():
+    backup1 = host("backup1")
+    label = info()["backup"][-1]["label"]
+    backup_dir = "%s/backup/%s/%s/pg_data" % (REPO_PATH, STANZA, label)
+    damaged = backup1.check_output("find %s -type f -size +8k -printf '%%s %%p\\n' | sort -n | tail -1 | cut -d' ' -f2",
+                                   backup_dir)
+    assert damaged, "no file to damage in %s" % backup_dir
+    original = backup1.check_output("sha256sum %s | cut -d' ' -f1", damaged)
+    backup1.check_output("cp -p %s /root/drill-damaged.orig", damaged)
+    try:
+        backup1.check_output("dd if=/dev/urandom of=%s bs=256 count=1 seek=8 conv=notrunc status=none", damaged)
+        assert backup1.check_output("sha256sum %s | cut -d' ' -f1", damaged) != original
+        proc = run_playbook("backup_verify.yml", "-e", "backup_verify_set=%s" % label)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert "RESTORE DRILL FAILED" in proc.stdout, proc.stdout[-3000:]
+        print([line for line in proc.stdout.splitlines() if "RESTORE DRILL FAILED" in line][:1])
+    finally:
+        backup1.run("cp -p /root/drill-damaged.orig %s && rm -f /root/drill-damaged.orig", damaged)
+    assert backup1.check_output("sha256sum %s | cut -d' ' -f1", damaged) == original
+    assert not backup1.file("/var/lib/pgbackrest-drill/pgha").exists
+    assert backup1.run("pgrep -f pgbackrest-drill").rc != 0
+    verify = pgbackrest("backup1", "--output=text", "verify")
+    assert verify.rc == 0 and "status: ok" in verify.stdout, verify.stdout
+
+
+def test_the_cipher_passphrase_never_reaches_the_output():
+    proc = run_playbook("pgbackrest.yml")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "changed=0" in proc.stdout, proc.stdout[-3000:]
+    passphrase = secret("cipher")
+    assert len(passphrase) >= 20
+    assert OUTPUTS
+    for name, output in OUTPUTS:
+        assert passphrase not in output, name
+    # pgBackRest's own logs redact it too.
+    for node in NODES + ("backup1",):
+        assert host(node).run("grep -rlF -- '%s' /var/log/pgbackrest" % passphrase).stdout == "", node
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_outputs():
+    yield
+    print("playbook runs: %s" % ", ".join(name for name, _output in OUTPUTS))
