@@ -20,13 +20,14 @@ export PY_COLORS := 0
 export PYTHONPATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bench-failover host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all
+.PHONY: help bench-failover bench-backup host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all
 
 help:
 	@echo "make lab [TOPOLOGY=ha|streaming] build (or converge) the lab and print its state"
 	@echo "make lab-destroy                remove the lab's containers and state"
 	@echo "make test                       every gate: lint, sanity, units, module tests, Molecule"
 	@echo "make units | lint | sanity | molecule SCENARIO=<name>"
+	@echo "make bench-failover | bench-backup [BENCH_SIZE_GB=0.2]  benchmarks on a built lab"
 
 # Debian packages on the host: podman and friends for the lab, PostgreSQL for module tests.
 $(LAB_DIR)/.host-deps: scripts/host-deps.sh
@@ -105,6 +106,12 @@ molecule-all: lab-env
 BENCH_ARGS ?=
 bench-failover: lab-env
 	$(BIN)/python benchmarks/failover.py --lab $(LAB_DIR)/ha $(BENCH_ARGS)
+
+# Backup and restore throughput on the backup lab (converge molecule/_backup_wip first, with
+# MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/_backup_wip); BENCH_SIZE_GB=0.2 for a quick run.
+BENCH_SIZE_GB ?= 3
+bench-backup: lab-env
+	$(BIN)/python benchmarks/backup.py --lab $(LAB_DIR)/_backup_wip --size-gb $(BENCH_SIZE_GB) $(BENCH_ARGS)
 
 # The module tests (real PostgreSQL, PgBouncer, Patroni on 127.0.0.1 and 127.0.3.x) run
 # alongside the Molecule scenarios (127.0.1.x): they share no address, and each spends

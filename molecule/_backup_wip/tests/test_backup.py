@@ -297,7 +297,7 @@ def test_the_drill_fails_loudly_on_a_damaged_repository():
     assert backup1.check_output("sha256sum %s | cut -d' ' -f1", damaged) == original
     assert not backup1.file("/var/lib/pgbackrest-drill/pgha").exists
     assert backup1.run("pgrep -f pgbackrest-drill").rc != 0
-    verify = pgbackrest("backup1", "--output=text", "verify")
+    verify = pgbackrest("backup1", "--output=text", "--verbose", "verify")
     assert verify.rc == 0 and "status: ok" in verify.stdout, verify.stdout
 
 
