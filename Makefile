@@ -96,11 +96,7 @@ molecule: lab-env
 	$(BIN)/molecule test -s $(SCENARIO)
 
 molecule-all: lab-env
-	@for s in $$(ls -d molecule/*/ | xargs -n1 basename | grep -v '^_'); do \
-	  echo "=== molecule scenario $$s"; start=$$(date +%s); \
-	  $(BIN)/molecule test -s $$s || exit 1; \
-	  echo "=== molecule scenario $$s passed in $$(( $$(date +%s) - start )) s"; \
-	done
+	scripts/molecule-all.sh
 
 # Failover benchmark on the HA lab (build it first: make lab TOPOLOGY=ha); prints a table.
 BENCH_ARGS ?=

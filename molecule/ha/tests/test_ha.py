@@ -19,6 +19,7 @@ ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
 LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 CA = os.path.join(LAB, "pki", "ca.crt")
+PATRONI_ONLY = os.path.join("molecule", "ha", "patroni_only.yml")
 
 
 def secret(name):
@@ -202,12 +203,12 @@ def run_playbook(name, *args):
     if os.path.exists(cfg):
         env["ANSIBLE_CONFIG"] = cfg
     return subprocess.run(
-        ["ansible-playbook", "-i", os.path.join(LAB, "inventory"), os.path.join(REPO, "playbooks", name), *args],
+        ["ansible-playbook", "-i", os.path.join(LAB, "inventory"), os.path.join(REPO, name), *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_timing_that_patroni_would_silently_change_is_refused():
-    proc = run_playbook("site.yml", "--check", "-e",
+    proc = run_playbook(PATRONI_ONLY, "--check", "--limit", "pg1", "-e",
                         '{"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10}')
     assert proc.returncode != 0
     said = "loop_wait + 2 * retry_timeout <= ttl (30 > 20 here)" in " ".join((proc.stdout + proc.stderr).split())
@@ -220,11 +221,11 @@ def test_dynamic_configuration_follows_the_inventory():
         return api("pg1", "/config")[1]["maximum_lag_on_failover"]
     assert lag_limit() == 1048576
     try:
-        proc = run_playbook("site.yml", "--limit", "pg1", "-e", "patroni_maximum_lag_on_failover=2097152")
+        proc = run_playbook(PATRONI_ONLY, "--limit", "pg1", "-e", "patroni_maximum_lag_on_failover=2097152")
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert wait_for(lambda: lag_limit() == 2097152, timeout=15), lag_limit()
     finally:
-        proc = run_playbook("site.yml", "--limit", "pg1")
+        proc = run_playbook(PATRONI_ONLY, "--limit", "pg1")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert wait_for(lambda: lag_limit() == 1048576, timeout=15), lag_limit()
 
@@ -232,7 +233,7 @@ def test_dynamic_configuration_follows_the_inventory():
 def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
     old = leader()
     target = next(m["name"] for m in cluster()["members"] if m["role"] == "sync_standby")
-    proc = run_playbook("switchover.yml", "-e", "switchover_leader=%s" % target)
+    proc = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % target)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert leader() == target
     with connect(target) as conn, conn.cursor() as cur:
@@ -243,7 +244,7 @@ def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
     def old_streams():
         return any(m["name"] == old and m["state"] == "streaming" for m in cluster()["members"])
     assert wait_for(old_streams, timeout=60), cluster()
-    again = run_playbook("switchover.yml", "-e", "switchover_leader=%s" % target)
+    again = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % target)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
 
 

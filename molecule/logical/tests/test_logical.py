@@ -13,8 +13,8 @@ import psycopg2
 import testinfra
 import yaml
 
-SOURCE = ("pg1", "pg2")
-ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
+SOURCE = ("pub1", "pub2")
+ADDRESS = {"pub1": "127.0.2.1", "pub2": "127.0.2.2", "sub1": "127.0.2.3"}
 LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SCENARIO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -38,7 +38,7 @@ def wait_for(predicate, timeout, step=0.5):
 
 def source(dbname="sales", **extra):
     """A connection to whichever source member accepts writes (libpq multi-host, read-write)."""
-    return psycopg2.connect(host="127.0.1.1,127.0.1.2", port="5432,5432", dbname=dbname, user="postgres",
+    return psycopg2.connect(host="127.0.2.1,127.0.2.2", port="5432,5432", dbname=dbname, user="postgres",
                             password=secret("superuser"), sslmode="verify-full", sslrootcert=CA,
                             target_session_attrs="read-write", connect_timeout=3, **extra)
 
@@ -61,7 +61,7 @@ def query(conn_factory, text, params=None, **kwargs):
 
 def target_query(text, dbname="sales"):
     """Run SQL on the target as postgres (peer), rows as lists of strings."""
-    out = testinfra.get_host("podman://pg3").check_output(
+    out = testinfra.get_host("podman://sub1").check_output(
         "runuser -u postgres -- psql -X -A -t -F '|' -d %s -c %s", dbname, text)
     return [line.split("|") for line in out.splitlines() if line]
 
@@ -110,17 +110,17 @@ def target_ids(region="eu"):
 
 
 def test_patroni_runs_on_the_external_etcd_in_its_own_namespace():
-    pg3 = testinfra.get_host("podman://pg3")
-    keys = pg3.check_output(
-        "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.1.3:2379 --cacert=/etc/etcd/pki/ca.crt "
+    sub1 = testinfra.get_host("podman://sub1")
+    keys = sub1.check_output(
+        "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.2.3:2379 --cacert=/etc/etcd/pki/ca.crt "
         "--cert=/etc/etcd/pki/member.crt --key=/etc/etcd/pki/member.key get --prefix --keys-only /pgha-logical/sales/")
     assert "/pgha-logical/sales/leader" in keys.split(), keys
-    pg1 = testinfra.get_host("podman://pg1")
-    etcd3 = yaml.safe_load(pg1.file("/etc/patroni/patroni.yml").content_string)["etcd3"]
-    assert etcd3["hosts"] == ["127.0.1.3:2379"]
+    pub1 = testinfra.get_host("podman://pub1")
+    etcd3 = yaml.safe_load(pub1.file("/etc/patroni/patroni.yml").content_string)["etcd3"]
+    assert etcd3["hosts"] == ["127.0.2.3:2379"]
     assert etcd3["cacert"] == "/etc/patroni/pki/etcd-ca.crt" and etcd3["cert"] == "/etc/patroni/pki/etcd-client.crt"
     # The external etcd's CA is not the collection's CA.
-    assert pg1.file("/etc/patroni/pki/etcd-ca.crt").content != pg1.file("/etc/patroni/pki/ca.crt").content
+    assert pub1.file("/etc/patroni/pki/etcd-ca.crt").content != pub1.file("/etc/patroni/pki/ca.crt").content
 
 
 def test_row_filter_and_column_list_shape_what_arrives():
@@ -146,7 +146,7 @@ def test_check_mode_on_the_converged_lab_changes_nothing():
     proc = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"), "--check", "--diff")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     changed = recap_changed(proc.stdout)
-    assert set(changed) == {"pg1", "pg2", "pg3"} and set(changed.values()) == {0}, changed
+    assert set(changed) == {"pub1", "pub2", "sub1"} and set(changed.values()) == {0}, changed
 
 
 def test_status_playbook_reports_subscriptions_and_publications():
@@ -175,7 +175,7 @@ def test_an_all_tables_publication_carries_a_table_created_later():
     query(source, "INSERT INTO suppliers VALUES (1, 'acme'), (2, 'globex') ON CONFLICT DO NOTHING", dbname="inventory")
     proc = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    assert recap_changed(proc.stdout).get("pg3", 0) > 0
+    assert recap_changed(proc.stdout).get("sub1", 0) > 0
     assert wait_for(lambda: target_query("SELECT name FROM suppliers ORDER BY id", dbname="inventory")
                     == [["acme"], ["globex"]], timeout=60)
     query(source, "INSERT INTO suppliers VALUES (3, 'initech')", dbname="inventory")
@@ -224,7 +224,7 @@ class Writer(threading.Thread):
 
 def duplicate_key_errors():
     """Apply errors from a row the target already has, as the target's server log counts them."""
-    log = testinfra.get_host("podman://pg3").file(TARGET_LOG).content_string
+    log = testinfra.get_host("podman://sub1").file(TARGET_LOG).content_string
     return log.count('duplicate key value violates unique constraint "orders_pkey"')
 
 
@@ -267,11 +267,11 @@ def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
     target_query("INSERT INTO orders (id, region, amount) VALUES (900001, 'eu', 0)")
     query(source, "INSERT INTO orders (id, region, amount) VALUES (900001, 'eu', 1)")
     query(source, "INSERT INTO orders (id, region, amount) VALUES (900002, 'eu', 2)")
-    pg3 = testinfra.get_host("podman://pg3")
+    sub1 = testinfra.get_host("podman://sub1")
 
     def failing_lsn():
         found = re.findall(r'relation "public\.orders" in transaction \d+, finished at ([0-9A-F]+/[0-9A-F]+)',
-                           pg3.file(TARGET_LOG).content_string)
+                           sub1.file(TARGET_LOG).content_string)
         return found[-1] if found else None
 
     assert wait_for(lambda: failing_lsn() is not None, timeout=30)
@@ -280,7 +280,7 @@ def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
     assert int(errors[0][0]) > 0
     lsn = failing_lsn()
     proc = subprocess.run(
-        ["ansible", "pg3", "-i", os.path.join(LAB, "inventory"), "-b", "--become-user", "postgres",
+        ["ansible", "sub1", "-i", os.path.join(LAB, "inventory"), "-b", "--become-user", "postgres",
          "-m", "pgha.replication.pg_subscription",
          "-a", json.dumps({"name": "eu_orders", "login_db": "sales", "skip_lsn": lsn})],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False)

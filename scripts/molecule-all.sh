@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run every Molecule scenario's full `molecule test` sequence (make molecule-all).
+#
+# Scenarios that share node names and addresses must run one after another; scenarios with
+# names and addresses of their own run at the same time, in another lane. Each lane runs
+# its scenarios in order; the first lane prints as it goes, the others into a log each that
+# is printed when all lanes are done. A scenario that no lane names fails the run, so a new
+# scenario cannot be skipped by mistake. Exit status: 0 only when every scenario passed.
+set -uo pipefail
+
+# One lane a line; scenarios of a lane run in order.
+lanes=(
+  "ha streaming"   # pg1..pg4, lb1 on 127.0.1.x (the `make lab` topologies)
+  "logical"        # pub1, pub2, sub1 on 127.0.2.x
+)
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+logs="$repo/.build/molecule-lanes"
+mkdir -p "$logs"
+
+scenarios=$(ls -d molecule/*/ | xargs -n1 basename | grep -v '^_' | sort)
+assigned=$(printf '%s\n' "${lanes[@]}" | tr ' ' '\n' | grep -v '^$' | sort)
+if [ "$scenarios" != "$assigned" ]; then
+  echo "molecule-all: the lanes in scripts/molecule-all.sh name [$(echo $assigned)] but molecule/ has [$(echo $scenarios)]" >&2
+  exit 2
+fi
+
+# The base image is built once, before the lanes race to create nodes from it.
+molecule/_lab/build-image.sh "${PGHA_LAB_IMAGE:-localhost/pgha-base:bookworm}"
+
+run_lane() {
+  local status=0 scenario start
+  for scenario in $1; do
+    echo "=== molecule scenario $scenario"
+    start=$(date +%s)
+    if molecule test -s "$scenario"; then
+      echo "=== molecule scenario $scenario passed in $(( $(date +%s) - start )) s"
+    else
+      echo "=== molecule scenario $scenario FAILED after $(( $(date +%s) - start )) s"
+      status=1
+      break
+    fi
+  done
+  return $status
+}
+
+rm -f "$logs"/lane-*.log
+pids=()
+for i in "${!lanes[@]}"; do
+  if [ "$i" = 0 ]; then continue; fi
+  run_lane "${lanes[$i]}" > "$logs/lane-$i.log" 2>&1 &
+  pids[$i]=$!
+done
+run_lane "${lanes[0]}" 2>&1 | tee "$logs/lane-0.log"
+status=${PIPESTATUS[0]}
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || status=1
+  echo "=== lane $i (${lanes[$i]}), which ran alongside:"
+  cat "$logs/lane-$i.log"
+done
+echo "=== molecule-all summary"
+grep -h "^=== molecule scenario" "$logs"/lane-*.log | grep -v "scenario [a-z_]*$" || true
+exit $status
