@@ -199,7 +199,9 @@ def test_point_in_time_restore_of_the_whole_cluster():
     for _row in range(5):
         query(lead, "INSERT INTO pitr_rows (label) VALUES ('before')")
     time.sleep(1.5)
-    target = query(lead, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")[0][0]
+    # Whole seconds (pgBackRest parses them to choose the backup): at most 1 s before now,
+    # still after the last 'before' row (1.5 s ago) and before the first 'after' row.
+    target = query(lead, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'")[0][0]
     time.sleep(1.5)
     for _row in range(5):
         query(lead, "INSERT INTO pitr_rows (label) VALUES ('after')")
