@@ -15,14 +15,14 @@ lanes=(
 )
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 2
 logs="$repo/.build/molecule-lanes"
 mkdir -p "$logs"
 
-scenarios=$(ls -d molecule/*/ | xargs -n1 basename | grep -v '^_' | sort)
-assigned=$(printf '%s\n' "${lanes[@]}" | tr ' ' '\n' | grep -v '^$' | sort)
+scenarios=$(for dir in molecule/*/; do basename "$dir"; done | grep -v '^_' | sort | tr '\n' ' ')
+assigned=$(printf '%s\n' "${lanes[@]}" | tr ' ' '\n' | grep -v '^$' | sort | tr '\n' ' ')
 if [ "$scenarios" != "$assigned" ]; then
-  echo "molecule-all: the lanes in scripts/molecule-all.sh name [$(echo $assigned)] but molecule/ has [$(echo $scenarios)]" >&2
+  echo "molecule-all: the lanes in scripts/molecule-all.sh name [${assigned}] but molecule/ has [${scenarios}]" >&2
   exit 2
 fi
 
@@ -30,8 +30,9 @@ fi
 molecule/_lab/build-image.sh "${PGHA_LAB_IMAGE:-localhost/pgha-base:bookworm}"
 
 run_lane() {
-  local status=0 scenario start
-  for scenario in $1; do
+  local status=0 scenario start names
+  read -r -a names <<< "$1"
+  for scenario in "${names[@]}"; do
     echo "=== molecule scenario $scenario"
     start=$(date +%s)
     if molecule test -s "$scenario"; then
@@ -50,7 +51,7 @@ pids=()
 for i in "${!lanes[@]}"; do
   if [ "$i" = 0 ]; then continue; fi
   run_lane "${lanes[$i]}" > "$logs/lane-$i.log" 2>&1 &
-  pids[$i]=$!
+  pids[i]=$!
 done
 run_lane "${lanes[0]}" 2>&1 | tee "$logs/lane-0.log"
 status=${PIPESTATUS[0]}
@@ -61,4 +62,4 @@ for i in "${!pids[@]}"; do
 done
 echo "=== molecule-all summary"
 grep -h "^=== molecule scenario" "$logs"/lane-*.log | grep -v "scenario [a-z_]*$" || true
-exit $status
+exit "$status"
