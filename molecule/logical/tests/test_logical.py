@@ -184,6 +184,19 @@ def test_an_all_tables_publication_carries_a_table_created_later():
     assert again.returncode == 0 and set(recap_changed(again.stdout).values()) == {0}, again.stdout[-3000:]
 
 
+def failover_state(writer):
+    """What a stalled writer sees, for the failure message."""
+    state = {"acked": writer.count(), "errors": writer.errors, "last_error": writer.last_error}
+    for name in SOURCE:
+        try:
+            state[name] = query(lambda **k: member(name), "SELECT pg_is_in_recovery(), "
+                                "current_setting('synchronous_standby_names'), "
+                                "(SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep')")[0]
+        except psycopg2.Error as err:
+            state[name] = str(err).strip()
+    return state
+
+
 class Writer(threading.Thread):
     """Inserts EU orders through the multi-host read-write connection; remembers each acknowledged id."""
 
@@ -192,6 +205,7 @@ class Writer(threading.Thread):
         self.next_id = first_id
         self.acked = []
         self.errors = 0
+        self.last_error = ""
         self.halt = threading.Event()
 
     def run(self):
@@ -205,8 +219,9 @@ class Writer(threading.Thread):
                     cur.execute("INSERT INTO orders (id, region, amount) VALUES (%s, 'eu', 1)", (self.next_id,))
                 self.acked.append(self.next_id)
                 self.next_id += 1
-            except psycopg2.Error:
+            except psycopg2.Error as err:
                 self.errors += 1
+                self.last_error = str(err).strip()
                 if conn is not None:
                     try:
                         conn.close()
@@ -248,7 +263,7 @@ def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
         subprocess.run(["podman", "kill", killed], check=True, capture_output=True, timeout=60)
         assert wait_for(lambda: leader() == old, timeout=90), "no new leader after the kill"
         after_failover = writer.count()
-        assert wait_for(lambda: writer.count() > after_failover + 20, timeout=60)
+        assert wait_for(lambda: writer.count() > after_failover + 20, timeout=120), failover_state(writer)
     finally:
         writer.halt.set()
         writer.join(timeout=30)
