@@ -103,14 +103,14 @@ BENCH_ARGS ?=
 bench-failover: lab-env
 	$(BIN)/python benchmarks/failover.py --lab $(LAB_DIR)/ha $(BENCH_ARGS)
 
-# Backup and restore throughput on the backup lab (converge molecule/_backup_wip first, with
-# MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/_backup_wip); BENCH_SIZE_GB=0.2 for a quick run.
+# Backup and restore throughput on the backup lab (build it first: make lab TOPOLOGY=backup);
+# BENCH_SIZE_GB=0.2 for a quick run.
 BENCH_SIZE_GB ?= 3
 bench-backup: lab-env
-	$(BIN)/python benchmarks/backup.py --lab $(LAB_DIR)/_backup_wip --size-gb $(BENCH_SIZE_GB) $(BENCH_ARGS)
+	$(BIN)/python benchmarks/backup.py --lab $(LAB_DIR)/backup --size-gb $(BENCH_SIZE_GB) $(BENCH_ARGS)
 
 # The module tests (real PostgreSQL, PgBouncer, Patroni on 127.0.0.1 and 127.0.3.x) run
-# alongside the Molecule scenarios (127.0.1.x): they share no address, and each spends
+# alongside the Molecule scenarios (127.0.1.x, 127.0.2.x, 127.0.4.x): they share no address, and each spends
 # most of its time waiting on servers. Their output is printed when both are done.
 test: lint sanity docs-lint units lab-env
 	@start=$$(date +%s); \

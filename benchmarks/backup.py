@@ -1,4 +1,4 @@
-"""Backup and restore throughput on the backup lab (molecule/_backup_wip, converged), printed
+"""Backup and restore throughput on the backup lab (make lab TOPOLOGY=backup), printed
 as a table of measured numbers.
 
 On a pgbench database of about --size-gb GB on the Patroni leader:
@@ -19,7 +19,7 @@ import sys
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-NODES = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
+NODES = {"bk1": "127.0.4.1", "bk2": "127.0.4.2", "bk3": "127.0.4.3"}
 STANZA = "pgha"
 SCRATCH = "/var/lib/pgbackrest-bench"
 # pgbench: about 15 MB per scale unit (tables and indexes).
@@ -125,7 +125,7 @@ def run_basebackup(lab, lead):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lab", default=os.path.join(REPO, ".lab", "_backup_wip"))
+    parser.add_argument("--lab", default=os.path.join(REPO, ".lab", "backup"))
     parser.add_argument("--size-gb", type=float, default=float(os.environ.get("BENCH_SIZE_GB", "3")),
                         help="approximate size of the pgbench database (default 3; 0.2 for a quick run)")
     parser.add_argument("--keep", action="store_true", help="keep the pgbench database")

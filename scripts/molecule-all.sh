@@ -11,7 +11,7 @@ set -uo pipefail
 # One lane a line; scenarios of a lane run in order.
 lanes=(
   "ha streaming"   # pg1..pg4, lb1 on 127.0.1.x (the `make lab` topologies)
-  "logical"        # pub1, pub2, sub1 on 127.0.2.x
+  "logical backup" # pub1, pub2, sub1 on 127.0.2.x; bk1..bk3, backup1 on 127.0.4.x
 )
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -17,8 +17,8 @@ import psycopg2
 import pytest
 import testinfra
 
-NODES = ("pg1", "pg2", "pg3")
-ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3", "backup1": "127.0.1.20"}
+NODES = ("bk1", "bk2", "bk3")
+ADDRESS = {"bk1": "127.0.4.1", "bk2": "127.0.4.2", "bk3": "127.0.4.3", "backup1": "127.0.4.20"}
 STANZA = "pgha"
 REPO_PATH = "/var/lib/pgbackrest"
 DATA_DIR = "/var/lib/postgresql/15/pgha"
@@ -142,13 +142,13 @@ def journal_since(node, unit, since):
 
 def now_for_journal():
     """The nodes' clock (the host's, in the nodes' time zone), for journalctl --since."""
-    return host("pg1").check_output("date --date='-1 second' '+%F %T'")
+    return host("bk1").check_output("date --date='-1 second' '+%F %T'")
 
 
 def test_repository_host_holds_an_encrypted_stanza_with_a_first_backup():
     backup1 = host("backup1")
     assert backup1.service("pgbackrest").is_running
-    assert backup1.socket("tcp://127.0.1.20:8432").is_listening
+    assert backup1.socket("tcp://127.0.4.20:8432").is_listening
     stanza = info()
     assert stanza["name"] == STANZA
     assert stanza["status"]["code"] == 0, stanza["status"]
