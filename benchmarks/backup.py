@@ -118,7 +118,8 @@ def run_basebackup(lab, lead):
     stored = int(podman("backup1", "du -sb %s/bb | cut -f1" % SCRATCH).strip())
     restore = timed("backup1", as_postgres(
         "tar -I zstd -xf {s}/bb/base.tar.zst -C {s}/data && "
-        "install -d -m 0700 {s}/data/pg_wal && tar -I zstd -xf {s}/bb/pg_wal.tar.zst -C {s}/data/pg_wal".format(s=SCRATCH)))
+        # PostgreSQL 15 compresses only base.tar on the client: pg_wal.tar stays plain.
+        "install -d -m 0700 {s}/data/pg_wal && tar -xf {s}/bb/pg_wal.tar -C {s}/data/pg_wal".format(s=SCRATCH)))
     podman("backup1", "rm -rf %s" % SCRATCH)
     return backup, restore, stored
 
