@@ -256,7 +256,9 @@ def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
         assert leader() == other
         after_switchover = writer.count()
-        assert wait_for(lambda: writer.count() > after_switchover + 20, timeout=30)
+        # Synchronous mode: commits wait until the old leader streams again as the sync standby,
+        # which took over 30 s once under the load of parallel lanes.
+        assert wait_for(lambda: writer.count() > after_switchover + 20, timeout=120), failover_state(writer)
         # Let Patroni advance the slot copy on the new replica before the hard failover.
         time.sleep(6)
         killed = other
