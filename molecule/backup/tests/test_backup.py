@@ -1,7 +1,8 @@
 """Verify backups on the servers: the pgBackRest repository host over TLS, WAL archiving
 through Patroni, a point-in-time restore of the whole cluster, archiving after a switchover,
 replicas seeded from the repository, the restore drill on a good and on a damaged repository,
-and a cipher passphrase that never reaches Ansible's output.
+a cipher passphrase that never reaches Ansible's output, and, last, the same cluster moved to a
+local repository on a filesystem the members share.
 
 The tests run in file order and build on each other (the restore needs the backup before it)."""
 import json
@@ -22,6 +23,8 @@ ADDRESS = {"bk1": "127.0.4.1", "bk2": "127.0.4.2", "bk3": "127.0.4.3", "backup1"
 STANZA = "pgha"
 REPO_PATH = "/var/lib/pgbackrest"
 DATA_DIR = "/var/lib/postgresql/15/pgha"
+# One host directory mounted here on bk1-bk3 (lab_shared_dirs in molecule.yml).
+SHARED_REPO = "/srv/pgbackrest-shared"
 LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 CA = os.path.join(LAB, "pki", "ca.crt")
@@ -319,6 +322,58 @@ def test_the_cipher_passphrase_never_reaches_the_output():
     # pgBackRest's own logs redact it too.
     for node in NODES + ("backup1",):
         assert host(node).run("grep -rlF -- '%s' /var/log/pgbackrest" % passphrase).stdout == "", node
+
+
+def test_a_local_repository_on_a_filesystem_the_members_share():
+    """pgbackrest_repo_location=local: no repository host and no TLS server; every member keeps
+    the repository settings, the leader alone backs up, scheduled or on demand."""
+    local = ("-e", "pgbackrest_repo_location=local", "-e", "pgbackrest_repo_path=" + SHARED_REPO)
+    assert wait_for(healthy, timeout=60), cluster()
+    proc = run_playbook("pgbackrest.yml", *local)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "with pgbackrest_repo_location=local the" in proc.stdout  # backup1 is left alone
+    lead = leader()
+    for node in NODES:
+        with host(node).sudo():
+            config = host(node).file("/etc/pgbackrest/pgbackrest.conf").content_string
+        assert "repo1-path=%s" % SHARED_REPO in config and "repo1-host" not in config, node
+        assert "repo1-cipher-pass=" in config and "tls-server" not in config, node
+        assert not host(node).service("pgbackrest").is_running, node
+        assert host(node).service("pgbackrest-pgha-incr.timer").is_enabled, node
+        # Every member reads the same repository: the stanza and its first full backup.
+        out = pgbackrest(node, "--output=json", "info")
+        stanza = json.loads(out.stdout)[0]
+        assert stanza["status"]["code"] == 0 and stanza["cipher"] == "aes-256-cbc", (node, stanza["status"])
+        assert [b["type"] for b in stanza["backup"]][:1] == ["full"], node
+    assert pgbackrest(lead, "check").rc == 0
+
+    def backups():
+        return json.loads(pgbackrest(lead, "--output=json", "info").stdout)[0]["backup"]
+
+    # The timer's service on a replica is skipped by its condition; on the leader it backs up.
+    before = len(backups())
+    replica = next(node for node in NODES if node != lead)
+    host(replica).check_output("systemctl start pgbackrest-pgha-incr.service")
+    assert "exec-condition" in host(replica).check_output(
+        "systemctl show -p Result --value pgbackrest-pgha-incr.service; journalctl -u pgbackrest-pgha-incr.service --no-pager -o cat | tail -3")
+    assert len(backups()) == before
+    host(lead).check_output("systemctl start pgbackrest-pgha-incr.service")
+    assert len(backups()) == before + 1 and backups()[-1]["type"] == "incr"
+    # backup.yml finds the leader itself.
+    proc = run_playbook("backup.yml", *local, "-e", "backup_type=diff")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert len(backups()) == before + 2 and backups()[-1]["type"] == "diff"
+    # The drill runs on the last member, which reads the shared repository itself.
+    proc = run_playbook("backup_verify.yml", *local)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "result: passed" in proc.stdout and re.search(r"bk3 +: ok=[1-9]", proc.stdout), proc.stdout[-3000:]
+    # Converged: a second run changes nothing.
+    proc = run_playbook("pgbackrest.yml", *local)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert re.search(r"changed=[1-9]", proc.stdout) is None, proc.stdout[-3000:]
+    passphrase = secret("cipher")
+    for name, output in OUTPUTS:
+        assert passphrase not in output, name
 
 
 @pytest.fixture(scope="module", autouse=True)
