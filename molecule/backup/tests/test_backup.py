@@ -241,7 +241,10 @@ def test_point_in_time_restore_of_the_whole_cluster():
 def test_archiving_continues_after_a_switchover():
     assert wait_for(healthy, timeout=60), cluster()
     old = leader()
-    # In synchronous mode Patroni switches over to the synchronous standby only.
+    # In synchronous mode Patroni switches over to the synchronous standby only; after the
+    # restore Patroni may take a loop or two to name one.
+    assert wait_for(lambda: any(m["role"] == "sync_standby" for m in (cluster() or {}).get("members", [])),
+                    timeout=90, step=2), cluster()
     target = next(m["name"] for m in cluster()["members"] if m["role"] == "sync_standby")
     proc = run_playbook("switchover.yml", "-e", "switchover_leader=%s" % target)
     assert proc.returncode == 0, proc.stdout[-3000:]
