@@ -346,7 +346,7 @@ class AdminConsole(object):
         self.conn = None
         try:
             self.conn = psycopg2.connect(async_=1, **kwargs)
-            if not self._wait(time.time() + timeout):
+            if not self._wait(time.monotonic() + timeout):
                 raise ConnectionFailed('unable to connect to the %s: no answer within connect_timeout=%ss'
                                        % (self._describe, timeout))
         except psycopg2.Error as exc:
@@ -363,7 +363,7 @@ class AdminConsole(object):
             state = self.conn.poll()
             if state == psycopg2.extensions.POLL_OK:
                 return True
-            remaining = deadline - time.time()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             if state == psycopg2.extensions.POLL_READ:
@@ -380,7 +380,7 @@ class AdminConsole(object):
         try:
             cur = self.conn.cursor()
             cur.execute(text)
-            if not self._wait(time.time() + timeout):
+            if not self._wait(time.monotonic() + timeout):
                 self.close()
                 raise WaitTimeout('%s did not complete within %s seconds' % (text, timeout))
             if cur.description is None:

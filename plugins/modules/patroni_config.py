@@ -137,7 +137,7 @@ patch:
   sample: {postgresql: {parameters: {max_connections: 200}}}
 diff:
   description: The managed keys (those named in O(config)) before and after; a key absent from the configuration is left out.
-  returned: always
+  returned: when diff mode is enabled
   type: dict
   contains:
     before:
@@ -368,7 +368,7 @@ def read_config(client):
     return config
 
 
-def patch_and_reread(client, patch, wait_timeout, clock=time.time, sleep=time.sleep):
+def patch_and_reread(client, patch, wait_timeout, clock=time.monotonic, sleep=time.sleep):
     """PATCH /config, then GET /config until it shows what Patroni stored (its answer to the PATCH); return it.
 
     A member answers GET /config from its cached view of the DCS, which follows a write after a moment: the re-read is
@@ -387,7 +387,7 @@ def patch_and_reread(client, patch, wait_timeout, clock=time.time, sleep=time.sl
         sleep(POLL_INTERVAL / 5)
 
 
-def settle(client, member_client, parameters, loop_wait, wait_timeout, clock=time.time, sleep=time.sleep):
+def settle(client, member_client, parameters, loop_wait, wait_timeout, clock=time.monotonic, sleep=time.sleep):
     """Poll until every member has applied the patched PostgreSQL ``parameters``; return (cluster, reasons).
 
     Done early when every member reports each parameter in its pending_restart_reason; otherwise when two HA loops
@@ -430,8 +430,10 @@ def run(module, client, member_client):
         cluster = read_cluster(client, with_config=False)
         reasons = member_reasons(cluster, member_client)
     names, by_member = pending_view(cluster, reasons)
-    return dict(changed=bool(patch), config=after, patch=patch, pending_restart=names, pending_restart_reason=by_member,
-                diff=dict(before=managed_subset(current, desired), after=managed_subset(after, desired)))
+    result = dict(changed=bool(patch), config=after, patch=patch, pending_restart=names, pending_restart_reason=by_member)
+    if module._diff:
+        result['diff'] = dict(before=managed_subset(current, desired), after=managed_subset(after, desired))
+    return result
 
 
 def main():

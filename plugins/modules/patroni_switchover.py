@@ -495,7 +495,7 @@ def leader_live(cluster, member_client):
     return isinstance(status, dict) and status.get('state') == 'running' and status.get('role') in ('primary', 'master')
 
 
-def switch_and_wait(client, switchover, post_seconds, wait_timeout, before=None, member_client=None, clock=time.time,
+def switch_and_wait(client, switchover, post_seconds, wait_timeout, before=None, member_client=None, clock=time.monotonic,
                     sleep=time.sleep):
     """POST the switchover and poll until it completed. Returns (cluster, response text, unavailable seconds, source).
 

@@ -45,6 +45,9 @@ def test_four_steps_on_maximum_lag_on_failover(patroni_cluster):  # noqa: F811
         assert res['patch'] == {'maximum_lag_on_failover': new}
         assert res['config']['maximum_lag_on_failover'] == new
         assert res['diff'] == {'before': {'maximum_lag_on_failover': original}, 'after': {'maximum_lag_on_failover': new}}
+        # Without diff mode there is no diff, as with every other module.
+        rc, res = run_module(MODULE, args, check_mode=True, diff=False)
+        assert rc == 0 and res['changed'] is True and 'diff' not in res, res
         time.sleep(1)  # GET /config answers from the member's cache of the DCS: give a write time to show
         for name in sorted(patroni_cluster.members):
             assert patroni_cluster.get('/config', member=name)['maximum_lag_on_failover'] == original, name

@@ -8,7 +8,9 @@ pending restarts, and the settle loop (fake client and clock). No server."""
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import inspect
 import json
+import time
 
 import pytest
 
@@ -255,3 +257,9 @@ def test_patch_and_reread_is_bounded():
     clock = Clock()
     assert mod.patch_and_reread(client, {'ttl': 30}, 2, clock=clock, sleep=clock.sleep) == CURRENT
     assert 2 <= clock.now - 1000 < 2.2
+
+
+def test_deadlines_use_a_monotonic_clock():
+    # A wall clock stepped by NTP would end (or stretch) a wait: deadlines are measured on time.monotonic.
+    for function in (mod.patch_and_reread, mod.settle):
+        assert inspect.signature(function).parameters['clock'].default is time.monotonic
