@@ -77,17 +77,17 @@ def desired(**overrides):
 
 # ------------------------------------------------------------------------------------------------ validation
 
-@pytest.mark.parametrize('name', ['p', 'p1', 'app_pub', '_x', 'a$b', 'a' * 63])
+@pytest.mark.parametrize('name', ['p', 'p1', 'app_pub', '_x', '1pub', 'a' * 63])
 def test_valid_names(name):
     mod.validate_publication_name(name)
 
 
 @pytest.mark.parametrize('name', [
-    '', None, 'P', 'AppPub', '1pub', 'with space', "quo'te", 'dq"x', 'x; DROP TABLE t', 'a-b', 'a.b', 'a' * 64,
+    '', None, 'P', 'AppPub', 'a$b', 'with space', "quo'te", 'dq"x', 'x; DROP TABLE t', 'a-b', 'a.b', 'a' * 64,
     u'\u00fc', 'tab\t', 'new\nline', '$x', 'pgha_scratch_x',
 ])
 def test_invalid_names(name):
-    with pytest.raises(InvalidInput, match='invalid publication name'):
+    with pytest.raises(InvalidInput, match='invalid publication name|reserved for the scratch'):
         mod.validate_publication_name(name)
 
 
@@ -105,8 +105,14 @@ def test_invalid_names(name):
     (dict(tables=[dict(name='t', row_filter='WHERE id > 5')]), 'without the WHERE keyword'),
     (dict(tables=[dict(name='t', row_filter='  where(id > 5)')]), 'without the WHERE keyword'),
     (dict(tables_in_schema=['s', 's']), "schema 's' is listed twice"),
-    (dict(tables_in_schema=['']), 'schema names must be non-empty'),
-    (dict(owner=''), 'owner must be a non-empty role name'),
+    (dict(tables_in_schema=['']), r'tables_in_schema\[0\]: invalid schema name'),
+    (dict(tables_in_schema=['s', 'x;y']), r'tables_in_schema\[1\]: invalid schema name'),
+    (dict(tables_in_schema=['"a b"']), r'tables_in_schema\[0\]: invalid schema name'),
+    (dict(tables_in_schema=['s', '"S"']), "schema '\"S\"' is listed twice|invalid schema name"),
+    (dict(owner=''), 'owner: invalid role name'),
+    (dict(owner='app"; drop'), 'owner: invalid role name'),
+    (dict(tables=[dict(name='t', row_filter='true); commit; drop table other; --')]), r'tables\[0\]\.row_filter must be one SQL'),
+    (dict(tables=[dict(name='t'), dict(name='u', row_filter='a > 1) OR (b < 2')]), r'tables\[1\]\.row_filter must be one SQL'),
 ])
 def test_invalid_params(overrides, message):
     with pytest.raises(InvalidInput, match=message):
