@@ -342,6 +342,7 @@ import time
 from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._converge import UNDEFINED_OBJECT, converge, lock_object
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     PatroniApiError,
     PatroniClient,
@@ -365,10 +366,9 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
-SLOT_NAME_RE = re.compile(r'^[a-z0-9_]{1,63}$')
 OBJECT_IN_USE = '55006'
-UNDEFINED_OBJECT = '42704'
 
 # One step of a plan. kind is 'sql' (run query with params) or 'terminate' (run it, then wait for the slot to be released).
 Step = namedtuple('Step', ['kind', 'query', 'params'])
@@ -391,10 +391,8 @@ def _sql(text):
 
 
 def validate_slot_name(name):
-    """Raise InvalidInput unless ``name`` is a valid PostgreSQL replication slot name."""
-    if name is None or not SLOT_NAME_RE.match(name):
-        raise InvalidInput(
-            "invalid slot name %r: use only lower case letters, digits and underscores, 1 to 63 characters" % (name,))
+    """Raise InvalidInput unless ``name`` is a valid PostgreSQL replication slot name (the collection's name rule)."""
+    validate_name(name, 'name', 'slot name')
 
 
 def validate_params(params):
@@ -865,6 +863,10 @@ def run(module, conn, client=None):
         return run_permanent(module, conn, client, desired, server, current, patroni)
 
     check_unmanaged(desired, patroni)
+    if not module.check_mode:
+        # Serialise concurrent runs on this slot, then read it again: the second run finds what the first one made.
+        lock_object(conn, 'slot', desired['name'])
+        current = read_slot(conn, desired['name'], server)
     steps = plan(current, desired, server)
     if steps and desired['state'] == 'present' and desired['patroni_guard']:
         evidence = 'api_url is set' if client is not None else None
@@ -879,7 +881,11 @@ def run(module, conn, client=None):
         queries = [render(conn, step.query, step.params) for step in steps]
         after = predict(current, desired, server, steps)
     else:
-        queries = apply(conn, steps, desired, server, params['wait_timeout'])
+        queries, raced = converge(lambda: apply(conn, steps, desired, server, params['wait_timeout']),
+                                  lambda: read_slot(conn, desired['name'], server),
+                                  lambda slot: not plan(slot, desired, server), "slot '%s'" % desired['name'])
+        if raced:
+            steps, queries = [], []  # made (or dropped) by someone else as asked: no change by this run
         after = read_slot(conn, desired['name'], server)
     entry = config_entry(patroni['config'], desired['name'])[1] if patroni is not None else None
     result = dict(changed=bool(steps), slot=after, patroni_slot=entry, queries=queries, requests=[])
