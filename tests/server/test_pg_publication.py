@@ -11,7 +11,10 @@ other tests sharing the cluster are not affected (FOR ALL TABLES included).
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import psycopg2
 import pytest
+
+from ansible_collections.pgha.replication.plugins.modules import pg_publication as mod
 
 from .conftest import run_module
 
@@ -339,17 +342,90 @@ def test_create_all_tables_with_owner(cluster, pubname):
 
 
 def test_failed_statement_rolls_back_everything(cluster, pubname):
-    # PostgreSQL 15 refuses schemas in a publication with a column list. The DROP TABLE that runs first must be
-    # rolled back with the failing ADD TABLES IN SCHEMA.
-    tables = [dict(name='pubtest_items', columns=['id']), dict(name='pubtest_orders')]
-    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=tables))
+    # An event trigger refuses the ADD TABLES IN SCHEMA, which the module cannot predict. The DROP TABLE that runs
+    # first must be rolled back with it.
+    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items'), dict(name='pubtest_orders')]))
     assert rc == 0 and res['changed'], res
     before = state(cluster, pubname)
-    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items', columns=['id'])],
-                                      tables_in_schema=['pubtest_s1']))
-    assert rc != 0 and 'rolled back' in res['msg'], res
+    cluster.query("CREATE FUNCTION pubtest_refuse() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN "
+                  "IF current_query() LIKE '%%ADD TABLES IN SCHEMA%%' THEN RAISE EXCEPTION 'pubtest refuses'; END IF; END$$",
+                  dbname=DB)
+    cluster.query("CREATE EVENT TRIGGER pubtest_refuse ON ddl_command_end WHEN TAG IN ('ALTER PUBLICATION') "
+                  'EXECUTE FUNCTION pubtest_refuse()', dbname=DB)
+    try:
+        rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items')],
+                                          tables_in_schema=['pubtest_s1']))
+    finally:
+        cluster.query('DROP EVENT TRIGGER pubtest_refuse', dbname=DB)
+        cluster.query('DROP FUNCTION pubtest_refuse()', dbname=DB)
+    assert rc != 0 and 'pubtest refuses' in res['msg'] and 'rolled back' in res['msg'], res
     assert res['queries'] == ['ALTER PUBLICATION "%s" DROP TABLE "public"."pubtest_orders"' % pubname]
     assert state(cluster, pubname) == before
+
+
+def test_column_list_with_schemas_refused_in_both_modes(cluster, pubname):
+    # PostgreSQL 15 refuses column lists in a publication that publishes schemas: check mode must fail as apply does,
+    # whether the schemas, the column list or neither is given in this run.
+    if cluster.query("SELECT current_setting('server_version_num')::int AS v")[0]['v'] >= 160000:
+        pytest.skip('PostgreSQL 16 allows column lists with schemas')
+    columns = [dict(name='pubtest_items', columns=['id'])]
+    assert_refused(cluster, pubname, dict(tables=columns, tables_in_schema=['pubtest_s1']),
+                   'tables[0].columns (public.pubtest_items): PostgreSQL 15 does not allow column lists')
+    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=columns))
+    assert rc == 0 and res['changed'], res
+    assert_refused(cluster, pubname, dict(tables_in_schema=['pubtest_s1']), 'does not allow column lists')
+    cluster.query('ALTER PUBLICATION %s SET TABLE pubtest_orders, TABLES IN SCHEMA pubtest_s2' % pubname, dbname=DB)
+    assert_refused(cluster, pubname, dict(tables=columns), 'does not allow column lists')
+    assert state(cluster, pubname)['schemas'] == ['pubtest_s2']
+
+
+@pytest.mark.parametrize('module_args, needle', [
+    (dict(tables_in_schema=['pg_catalog']), 'pg_catalog is a system schema'),
+    (dict(tables_in_schema=['information_schema']), 'information_schema is a system schema'),
+    (dict(tables=[dict(name='pubtest_parted', columns=['id'])], publish_via_partition_root=False),
+     'a partitioned table cannot have a column list or row filter'),
+    (dict(tables=[dict(name='pubtest_parted', row_filter="region = 'eu'")]),
+     'WHERE clause cannot be used for a partitioned table'),
+    (dict(tables=[dict(name='pubtest_items')], owner='pubtest_nosuper'), 'has no CREATE privilege on database'),
+], ids=['pg_catalog', 'information_schema', 'partitioned columns', 'partitioned filter', 'owner without CREATE'])
+def test_server_rules_predicted_in_check_mode(cluster, pubname, module_args, needle):
+    """What the server would refuse is refused in both modes, before any statement (the server's own refusal is the
+    check: without the module's rule, apply fails with the server's error, check mode reports a change)."""
+    cluster.query('DROP ROLE IF EXISTS pubtest_nosuper')
+    cluster.query('CREATE ROLE pubtest_nosuper')
+    try:
+        assert_refused(cluster, pubname, module_args, needle)
+    finally:
+        cluster.query('DROP ROLE pubtest_nosuper')
+
+
+def test_via_root_off_with_filtered_partitioned_table_refused_in_both_modes(cluster, pubname):
+    # The tables are not managed in the second run: only the option changes, which the server refuses.
+    rc, res = run_module(MODULE, args(cluster, name=pubname, publish_via_partition_root=True,
+                                      tables=[dict(name='pubtest_parted', row_filter="region = 'eu'")]))
+    assert rc == 0 and res['changed'], res
+    assert_refused(cluster, pubname, dict(publish_via_partition_root=False),
+                   'a partitioned table cannot have a column list or row filter')
+    assert state(cluster, pubname)['pubviaroot'] is True
+
+
+def test_non_superuser_schemas_refused_in_both_modes(cluster, pubname):
+    cluster.query('DROP OWNED BY pubtest_plain', dbname=DB) if cluster.query(
+        "SELECT 1 FROM pg_roles WHERE rolname = 'pubtest_plain'") else None
+    cluster.query('DROP ROLE IF EXISTS pubtest_plain')
+    cluster.query('CREATE ROLE pubtest_plain LOGIN')
+    cluster.query('GRANT CREATE ON DATABASE %s TO pubtest_plain' % DB)
+    try:
+        for module_args, needle in ((dict(tables_in_schema=['pubtest_s1']), 'need superuser'),
+                                    (dict(tables=[dict(name='pubtest_items')]), 'does not own it')):
+            for check_mode in (True, False):
+                rc, res = run_module(MODULE, args(cluster, name=pubname, login_user='pubtest_plain', **module_args),
+                                     check_mode=check_mode)
+                assert rc != 0 and needle in res['msg'], res
+            assert state(cluster, pubname) is None
+    finally:
+        cluster.query('REVOKE CREATE ON DATABASE %s FROM pubtest_plain' % DB)
+        cluster.query('DROP ROLE pubtest_plain')
 
 
 @pytest.mark.parametrize('name', ["bad'name", 'Upper', 'with space', 'x; DROP TABLE t', 'a' * 64, '', 'x"y', 'ü', 'a-b'])
@@ -395,3 +471,76 @@ def test_bad_table_refused_on_existing_publication(cluster, pubname):
 def test_absent_when_missing_is_no_change(cluster, pubname):
     assert_unchanged(cluster, pubname, dict(state='absent'))
     assert state(cluster, pubname) is None
+
+
+HOSTILE_FILTERS = [
+    'true); commit; drop table public.pubtest_victim; --',
+    'true); commit; drop table public.pubtest_victim; select (true',
+    'true; commit; drop table public.pubtest_victim',
+    "region = E'\\''); commit; drop table public.pubtest_victim; --",
+    "region = 'x' /* */); commit; drop table public.pubtest_victim; --",
+    "region = $$x$$); commit; drop table public.pubtest_victim; --",
+    'true) WITH (publish = \'insert\'',
+    'true -- the rest of the statement is swallowed',
+]
+
+
+def victim_present(cluster):
+    return cluster.query("SELECT to_regclass('public.pubtest_victim') IS NOT NULL AS present", dbname=DB)[0]['present']
+
+
+def scratch_publications(cluster):
+    return cluster.query("SELECT pubname FROM pg_publication WHERE pubname LIKE 'pgha\\_scratch\\_%%'", dbname=DB)
+
+
+@pytest.mark.parametrize('row_filter', HOSTILE_FILTERS)
+def test_hostile_row_filter_runs_nothing_in_either_mode(cluster, pubname, row_filter):
+    """The issue's data loss: a COMMIT in a row filter ended the scratch transaction and the DROP that followed stayed."""
+    cluster.query('CREATE TABLE IF NOT EXISTS public.pubtest_victim (id int)', dbname=DB)
+    try:
+        for check_mode in (True, False):
+            rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[
+                dict(name='pubtest_orders'), dict(name='pubtest_items', row_filter=row_filter)]), check_mode=check_mode)
+            assert victim_present(cluster), 'the hostile row filter dropped a table'
+            assert scratch_publications(cluster) == [], 'a scratch publication was committed'
+            assert state(cluster, pubname) is None
+            assert rc != 0 and res['failed'], res
+            assert 'tables[1].row_filter must be one SQL expression' in res['msg'], res['msg']
+    finally:
+        cluster.query('DROP TABLE IF EXISTS public.pubtest_victim', dbname=DB)
+
+
+@pytest.mark.parametrize('row_filter', HOSTILE_FILTERS[:3])
+def test_scratch_step_runs_one_statement_even_without_the_expression_check(cluster, row_filter):
+    """The second barrier on its own: the normalising step is handed the hostile text directly (as if the
+    expression check had missed it) and must still run nothing but one statement."""
+    cluster.query('CREATE TABLE IF NOT EXISTS public.pubtest_victim (id int)', dbname=DB)
+    conn = psycopg2.connect(**cluster.dsn(dbname=DB))
+    conn.autocommit = True
+    try:
+        facts = mod.read_facts(conn)
+        member = mod._resolve_table(conn, 0, dict(name='pubtest_items', row_filter=row_filter))
+        try:
+            mod._normalise_row_filters(conn, [member], False, facts)
+            refused = None
+        except mod.PgHaError as exc:
+            refused = exc.msg
+        assert victim_present(cluster), 'the hostile row filter dropped a table'
+        assert scratch_publications(cluster) == [], 'a scratch publication was committed'
+        assert refused and 'tables[0].row_filter' in refused and 'the server refused' in refused, refused
+    finally:
+        conn.close()
+        cluster.query('DROP TABLE IF EXISTS public.pubtest_victim', dbname=DB)
+
+
+@pytest.mark.parametrize('row_filter, deparsed', [
+    ("name = 'a;b'", "(name = 'a;b'::text)"),
+    ("name = E'it\\'s; --fine'", "(name = 'it''s; --fine'::text)"),
+    ("name = $q$ ); commit; $q$", "(name = ' ); commit; '::text)"),
+    ('"region" = \'x\' AND (id > 1 OR (id < -1))', "((region = 'x'::text) AND ((id > 1) OR (id < '-1'::integer)))"),
+])
+def test_semicolons_and_comment_marks_inside_literals_are_accepted_four_steps(cluster, pubname, row_filter, deparsed):
+    res = four_steps(cluster, pubname, dict(tables=[dict(name='pubtest_items', row_filter=row_filter)]))
+    assert state(cluster, pubname)['tables'][0]['row_filter'] == deparsed
+    assert res['publication']['tables'][0]['row_filter'] == deparsed
+    assert scratch_publications(cluster) == []
