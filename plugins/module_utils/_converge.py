@@ -46,17 +46,17 @@ def converge(apply, reread, reached, what):
 
     When it raises QueryFailed with an "already exists" or "does not exist" SQLSTATE, the object was created or
     dropped by someone else between our read and our statement: ``reread()`` reads it again and ``reached(state)``
-    tells whether it is now what the run wanted. Then return ``(state, True)``; otherwise raise Conflict (``what``
-    names the object). ``reached`` may itself raise Conflict with a better message.
+    tells whether it is now what the run wanted. Then return ``(the statements that ran before the race, True)``
+    (``details['queries']`` of the exception); otherwise raise Conflict (``what`` names the object). ``reached`` may
+    itself raise Conflict with a better message.
     """
     try:
         return apply(), False
     except QueryFailed as exc:
         if exc.pgcode not in RACE_CODES:
             raise
-        state = reread()
-        if reached(state):
-            return state, True
+        if reached(reread()):
+            return exc.details.get('queries', []), True
         raise Conflict('%s was changed by someone else while this run changed it (%s), and is now not what this run '
                        'asks for; nothing was changed by this run - run it again to reconcile' % (what, exc.msg),
                        queries=exc.details.get('queries', []))

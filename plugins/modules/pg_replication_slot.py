@@ -342,7 +342,7 @@ import time
 from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.pgha.replication.plugins.module_utils._converge import UNDEFINED_OBJECT, converge, lock_object
+from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     PatroniApiError,
     PatroniClient,
@@ -834,8 +834,6 @@ def _apply(conn, steps, desired, server, wait_timeout, ran):
                 ran.append(render(conn, step.query, step.params))
                 break
             except QueryFailed as exc:
-                if exc.pgcode == UNDEFINED_OBJECT and desired['state'] == 'absent':
-                    break  # dropped concurrently: the goal is reached
                 # A consumer that reconnects (pg_receivewal loops) may grab the slot again between terminate and drop.
                 if exc.pgcode != OBJECT_IN_USE or not desired['terminate_active'] or time.time() >= deadline:
                     raise
@@ -885,7 +883,7 @@ def run(module, conn, client=None):
                                   lambda: read_slot(conn, desired['name'], server),
                                   lambda slot: not plan(slot, desired, server), "slot '%s'" % desired['name'])
         if raced:
-            steps, queries = [], []  # made (or dropped) by someone else as asked: no change by this run
+            steps = queries  # made (or dropped) by someone else as asked: only what ran before (a terminate) changed
         after = read_slot(conn, desired['name'], server)
     entry = config_entry(patroni['config'], desired['name'])[1] if patroni is not None else None
     result = dict(changed=bool(steps), slot=after, patroni_slot=entry, queries=queries, requests=[])

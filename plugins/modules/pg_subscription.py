@@ -1286,7 +1286,7 @@ def run(module, conn, secrets):
                                   lambda: read_subscription(conn, desired['name'], server),
                                   lambda sub: not plan(sub, settled, server), "subscription '%s'" % desired['name'])
         if raced:
-            steps, queries = [], []  # made (or dropped) by someone else as asked: no change by this run
+            steps = queries  # made (or dropped) by someone else as asked: only what ran before the race changed
         after = read_subscription(conn, desired['name'], server)
         tables = read_tables(conn, after['oid']) if after is not None else []
         if after is not None and desired['wait'] and desired['state'] == 'present':
