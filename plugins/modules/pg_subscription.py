@@ -818,6 +818,18 @@ def _check_supported(desired, version):
         raise Unsupported('streaming=parallel needs PostgreSQL 16 or later; use streaming=on')
 
 
+def check_creatable(desired):
+    """Refuse a desired state that cannot create the subscription. Pure; raises InvalidInput."""
+    name = desired['name']
+    missing = [opt for opt in ('publications', 'connection') if desired.get(opt) is None]
+    if missing:
+        raise InvalidInput("subscription '%s' does not exist: set %s to create it" % (name, ' and '.join(missing)))
+    if desired['skip_lsn'] is not None:
+        raise InvalidInput("subscription '%s' does not exist: skip_lsn applies to an existing subscription" % name)
+    if desired['wait'] and desired['enabled'] is False:
+        raise InvalidInput('wait=true needs enabled=true (a disabled subscription never synchronizes)')
+
+
 def plan(current, desired, server, publisher_tables=None, subscribed_tables=None, origin_lsn=None):
     """Turn (current subscription or None, desired, server facts) into a list of Steps. Pure.
 
@@ -842,13 +854,7 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
     _check_supported(desired, version)
 
     if current is None:
-        missing = [opt for opt in ('publications', 'connection') if desired.get(opt) is None]
-        if missing:
-            raise InvalidInput("subscription '%s' does not exist: set %s to create it" % (name, ' and '.join(missing)))
-        if desired['skip_lsn'] is not None:
-            raise InvalidInput("subscription '%s' does not exist: skip_lsn applies to an existing subscription" % name)
-        if desired['wait'] and desired['enabled'] is False:
-            raise InvalidInput('wait=true needs enabled=true (a disabled subscription never synchronizes)')
+        check_creatable(desired)
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
         options, values = [], []
@@ -1257,6 +1263,11 @@ def run(module, conn, secrets):
                 secrets.append(current['conninfo'][key])
 
     publisher_tables = subscribed_tables = origin_lsn = None
+    if desired['state'] == 'present':
+        # What can be refused without the publisher is refused first (plan() checks the same again).
+        _check_supported(desired, server['version_num'])
+        if current is None:
+            check_creatable(desired)
     publisher = publisher_to_check(current, desired)
     if publisher is not None:
         pairs, publications = publisher

@@ -236,8 +236,9 @@ def test_disable_enable_and_options_four_steps(clusters):
         primary.wait_for(lambda: primary.query("SELECT 1 FROM pg_stat_replication WHERE application_name = 'subtest_app'"),
                          what='the subscription to reconnect with the new application_name')
 
-        # A new password is applied (and shown as changed, masked) even though nothing else differs.
-        primary.query("ALTER ROLE %s PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD))
+        # A new password is applied (and shown as changed, masked) even though nothing else differs. The publisher is
+        # checked with it first, so the role's password is changed there before.
+        primary.query("ALTER ROLE %s PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD + 'x'))
         rc, res = run_module(MODULE, dict(opts, connection=pub_conn(primary, application_name='subtest_app', connect_timeout=5,
                                                                     password=PASSWORD + 'x')), check_mode=True)
         assert rc == 0 and res['changed'] is True and len(res['queries']) == 1, res
@@ -245,6 +246,7 @@ def test_disable_enable_and_options_four_steps(clusters):
         assert res['diff']['before']['connection']['password'] == '********'
         assert PASSWORD not in json.dumps(res)
     finally:
+        primary.query("ALTER ROLE %s PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD))
         cleanup(clusters, name)
 
 
@@ -312,7 +314,7 @@ def test_password_never_shown_on_failure(clusters):
         assert res['subscription']['connection']['password'] == '********' and res['subscription']['enabled'] is False
         no_password(res)
         rc, res = run_module(MODULE, args(subscriber, name, enabled=True, refresh=True))
-        assert rc != 0 and 'unable to connect to the publisher' in res['msg'], res
+        assert rc != 0 and 'could not connect to the publisher' in res['msg'], res
         no_password(res)
         rc, res = run_module(MODULE, args(subscriber, name, state='absent', drop_slot=False))
         assert rc == 0 and res['changed'] is True, res
@@ -448,5 +450,74 @@ def test_create_only_option_change_refused(clusters):
         rc, res = run_module(MODULE, args(subscriber, name, two_phase=True))
         assert rc != 0 and 'two_phase applies at creation only' in res['msg'] and 'state=absent' in res['msg'], res
         assert sub_row(subscriber, name) == before
+    finally:
+        cleanup(clusters, name)
+
+
+def publisher_refusals(primary):
+    return [
+        (dict(publications=['subtest_pub_missing']), "publications: 'subtest_pub_missing' does not exist"),
+        (dict(publications=['subtest_pub_v', 'subtest_pub_missing']), "'subtest_pub_missing' does not exist"),
+        (dict(publications=['subtest_pub_v"; DROP TABLE t; --']), 'publications[0]: invalid publication name'),
+        (dict(publications=["it's"]), 'publications[0]: invalid publication name'),
+        (dict(publications=['subtest_pub_empty'], wait=True), 'publish no table'),
+        (dict(connection=pub_conn(primary, port=1)), 'could not connect to the publisher'),
+        (dict(connection=pub_conn(primary, password=PASSWORD + '-wrong')), 'could not connect to the publisher'),
+        (dict(connection=pub_conn(primary, host=['127.0.0.1 x'])), 'could not connect to the publisher'),
+        (dict(connection=pub_conn(primary, user='subtest_norepl', password=None)), 'neither REPLICATION nor superuser'),
+        (dict(slot_name='subtest_taken'), "replication slot 'subtest_taken' already exists on the publisher"),
+        (dict(slot_name='none'), "invalid slot_name 'none'"),
+    ]
+
+
+REFUSAL_IDS = ['missing publication', 'one of two missing', 'quotes and semicolon', 'quote', 'wait with no table',
+               'unreachable', 'wrong password', 'host with a space', 'no replication attribute', 'slot exists',
+               'slot_name none']
+
+
+@pytest.mark.parametrize('case', range(len(REFUSAL_IDS)), ids=REFUSAL_IDS)
+def test_publisher_checked_before_create_in_both_modes(clusters, case):
+    """Check mode fails exactly where apply would (or where apply would create something useless), nothing is made."""
+    primary, subscriber = clusters
+    make_tables(clusters, 'subtest_v1')
+    publish(primary, 'subtest_pub_v', ['subtest_v1'])
+    primary.query('DROP PUBLICATION IF EXISTS subtest_pub_empty', dbname=DB)
+    primary.query('CREATE PUBLICATION subtest_pub_empty', dbname=DB)
+    primary.query('DROP ROLE IF EXISTS subtest_norepl')
+    primary.query('CREATE ROLE subtest_norepl LOGIN')
+    primary.query("SELECT pg_create_logical_replication_slot('subtest_taken', 'pgoutput')", dbname=DB)
+    extra, needle = publisher_refusals(primary)[case]
+    module_args = args(subscriber, 'subtest_checked', publications=['subtest_pub_v'], connection=pub_conn(primary))
+    module_args.update(extra)
+    before = (sub_count(subscriber), slot_names(primary))
+    try:
+        for check_mode in (True, False):
+            rc, res = run_module(MODULE, module_args, check_mode=check_mode)
+            assert rc != 0 and res['failed'], (check_mode, res)
+            assert needle in res['msg'], (check_mode, res['msg'])
+            no_password(res)
+            assert (sub_count(subscriber), slot_names(primary)) == before, 'nothing may be created'
+    finally:
+        primary.query("SELECT pg_drop_replication_slot('subtest_taken')")
+        primary.query('DROP ROLE subtest_norepl')
+        cleanup(clusters, 'subtest_checked')
+
+
+def test_publisher_checked_before_alter_in_both_modes(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_alter_checked'
+    make_tables(clusters, 'subtest_w1')
+    publish(primary, 'subtest_pub_w', ['subtest_w1'])
+    try:
+        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_w'], connection=pub_conn(primary)))
+        assert rc == 0 and res['changed'], res
+        before = sub_row(subscriber, name)
+        for extra, needle in ((dict(publications=['subtest_pub_w', 'subtest_pub_gone']), "'subtest_pub_gone' does not exist"),
+                              (dict(connection=pub_conn(primary, password='not-it')), 'could not connect to the publisher')):
+            for check_mode in (True, False):
+                rc, res = run_module(MODULE, args(subscriber, name, **extra), check_mode=check_mode)
+                assert rc != 0 and needle in res['msg'], (check_mode, res)
+                no_password(res)
+            assert sub_row(subscriber, name) == before
     finally:
         cleanup(clusters, name)
