@@ -11,12 +11,15 @@ other tests sharing the cluster are not affected (FOR ALL TABLES included).
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import threading
+import time
+
 import psycopg2
 import pytest
 
 from ansible_collections.pgha.replication.plugins.modules import pg_publication as mod
 
-from .conftest import run_module
+from .conftest import run_in_lockstep, run_module
 
 MODULE = 'pg_publication'
 DB = 'pubtest_db'
@@ -544,3 +547,45 @@ def test_semicolons_and_comment_marks_inside_literals_are_accepted_four_steps(cl
     assert state(cluster, pubname)['tables'][0]['row_filter'] == deparsed
     assert res['publication']['tables'][0]['row_filter'] == deparsed
     assert scratch_publications(cluster) == []
+
+
+def test_concurrent_identical_runs_converge(cluster, pubname):
+    """Five identical runs at once, in lockstep: all succeed, one publication, one run reports the change; the same
+    for five drops."""
+    module_args = args(cluster, name=pubname, tables=[dict(name='pubtest_items', row_filter='id > 5')])
+    results = run_in_lockstep(cluster, MODULE, module_args, runs=5)
+    assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+    assert publication_count(cluster) == 1 and state(cluster, pubname)['tables'][0]['row_filter'] == '(id > 5)'
+    assert sum(1 for rc, res in results if res['changed']) == 1
+    assert scratch_publications(cluster) == []
+
+    results = run_in_lockstep(cluster, MODULE, args(cluster, name=pubname, state='absent'), runs=5)
+    assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+    assert state(cluster, pubname) is None
+    assert sum(1 for rc, res in results if res['changed']) == 1
+
+
+@pytest.mark.parametrize('same', [True, False], ids=['same publication', 'another publication'])
+def test_created_by_someone_else_meanwhile_is_reread(cluster, pubname, same):
+    """A publication created (not by this collection) between the module's read and its CREATE: the CREATE waits for
+    it, fails with a unique violation and is rolled back, the module reads again: success when it is what was asked,
+    else a conflict."""
+    other = cluster.connect(dbname=DB)
+    other.autocommit = False
+    outcome = {}
+    try:
+        other.cursor().execute('CREATE PUBLICATION %s FOR TABLE %s' % (pubname, 'pubtest_items' if same else 'pubtest_orders'))
+        runner = threading.Thread(target=lambda: outcome.update(result=run_module(
+            MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items')]))))
+        runner.start()
+        time.sleep(3)  # the module's CREATE PUBLICATION now waits for this transaction (unique index)
+        other.commit()
+        runner.join(60)
+    finally:
+        other.close()
+    rc, res = outcome['result']
+    if same:
+        assert rc == 0 and res['changed'] is False and res['queries'] == [], res
+    else:
+        assert rc != 0 and 'was changed by someone else' in res['msg'], res
+    assert [t['name'] for t in state(cluster, pubname)['tables']] == ['public.pubtest_items' if same else 'public.pubtest_orders']
