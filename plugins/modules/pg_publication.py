@@ -32,8 +32,9 @@ options:
   name:
     description:
       - Name of the publication.
-      - Lower case letters, digits, underscores and V($), starting with a letter or an underscore, at most 63 bytes
-        (a name that PostgreSQL keeps as written). Other names fail before the server is touched.
+      - Lower case letters (a-z), digits and underscores, 1 to 63 bytes - the rule of every name option of the
+        collection's SQL modules. Other names, and names starting with V(pgha_scratch_), fail before the server is
+        touched.
     type: str
     required: true
     version_added: 0.1.0
@@ -79,8 +80,16 @@ options:
         description:
           - Row filter (PostgreSQL 15 or later), a SQL boolean expression without the C(WHERE) keyword,
             for example V(id > 5 AND region = 'eu').
-          - The expression is SQL text inserted as is into the statement, like any SQL you write, so it must
-            come from a trusted source.
+          - The expression is SQL text inserted into the statement, so it must be exactly one expression. Before the
+            module connects, it is read as the server reads it - string literals with doubled quotes, V(E'...') with
+            backslash escapes, dollar-quoted strings, double-quoted identifiers - and refused, naming the option
+            (V(tables[2].row_filter)), when it holds outside quoted text a statement separator V(;), a comment
+            (V(--) or V(/* */)), or unbalanced parentheses or brackets, or when a literal is not terminated. A V(;)
+            or V(--) inside a literal or a quoted identifier is accepted.
+          - The server then parses C(SELECT 1 FROM <table> WHERE (<row_filter>\)) as one statement (without running
+            it) before the filter is used, so even text that got past the first check cannot run another statement.
+          - The server's own rules for row filters apply (simple expressions on the table's columns, no
+            user-defined or volatile functions); they are checked in check mode too.
           - Compared in the form the server deparses it to, so V(id>5) and V((id > 5\)) are the same filter.
           - When unset, all rows are published.
         type: str
@@ -99,9 +108,13 @@ options:
     description:
       - Schemas whose tables are all published, including tables created there later
         (C(FOR TABLES IN SCHEMA), PostgreSQL 15 or later). Schemas not listed are removed from the publication.
-      - Schema names are written as in SQL, like O(tables[].name), and must exist.
+      - Schema names are written as in SQL - unquoted names are folded to lower case, double quotes are removed - and
+        the name must then follow the rule of O(name). The schemas must exist; system schemas (C(pg_catalog),
+        C(information_schema), C(pg_toast)) are refused.
       - When unset, the publication's schema list is not managed.
-      - PostgreSQL 15 does not allow column lists (O(tables[].columns)) in a publication that publishes schemas.
+      - PostgreSQL 15 does not allow column lists (O(tables[].columns)) in a publication that publishes schemas;
+        the module refuses the combination in both modes, also when one of the two is already on the publication
+        and only the other is set in this run.
       - Needs superuser.
     type: list
     elements: str
@@ -123,9 +136,11 @@ options:
     version_added: 0.1.0
   owner:
     description:
-      - Role that owns the publication, as its name is stored in C(pg_roles) (case-sensitive).
+      - Role that owns the publication, as its name is stored in C(pg_roles); it follows the rule of O(name).
       - When unset, not managed; a new publication is then owned by O(login_user).
-      - The role must exist.
+      - The role must exist and have the C(CREATE) privilege on the database, O(login_user) must be a member of it
+        (or superuser), and the owner of a C(FOR ALL TABLES) or C(FOR TABLES IN SCHEMA) publication must be a
+        superuser - as the server requires; checked in both modes.
     type: str
     version_added: 0.1.0
   allow_recreate:
@@ -140,7 +155,8 @@ options:
 attributes:
   check_mode:
     description:
-      - Can run in check mode and predict the same changes, queries and diff as a real run.
+      - Can run in check mode and predict the same changes, queries and diff as a real run, and fails where the
+        real run would fail on the server's rules that can be known in advance (see the notes).
       - To compare row filters, the module creates a scratch publication in a transaction that is always
         rolled back, also in check mode (see the notes).
     support: full
@@ -158,6 +174,20 @@ notes:
     back the filter as C(pg_get_expr()) writes it, and compares that with the existing publication's filter read
     the same way. The scratch publication briefly takes a C(SHARE UPDATE EXCLUSIVE) lock on the table, and needs
     the same privileges as the real change (ownership of the table).
+  - The scratch statement cannot be made into anything else by the filter text - three barriers, each enough for
+    the known attacks - the expression check of O(tables[].row_filter) before the module connects; the
+    server parsing the filter as one statement first (PL/pgSQL C(OPEN ... FOR EXECUTE) refuses a text of more than
+    one statement before running any of it); and the transaction id compared before the rollback, so that a
+    transaction ended by the filter fails the run.
+  - Before planning, in both modes, the module refuses what the server would refuse - column lists with schemas on
+    PostgreSQL 15, system schemas, a column list or row filter on a partitioned table when
+    O(publish_via_partition_root) is false, a publication without the C(CREATE) privilege on the database, C(FOR ALL
+    TABLES) or schemas without superuser, a table that O(login_user) does not own, and the O(owner) rules.
+  - Concurrent identical runs converge. In apply mode a run takes an advisory lock on the publication's name (in
+    its database) before reading it, so a second run waits and finds what the first one made. When the publication
+    is created or dropped by someone else between the read and the change (the server reports that it already
+    exists, or does not exist), the module reads it again - no change when it is now as asked, otherwise a failure
+    saying it was changed concurrently.
   - Creating and changing publications needs the C(CREATE) privilege on the database and ownership of the
     tables; C(FOR ALL TABLES) and C(FOR TABLES IN SCHEMA) need superuser.
   - A publication can only be managed on the primary; the module fails on a standby.

@@ -33,8 +33,8 @@ options:
   name:
     description:
       - Name of the slot.
-      - PostgreSQL's rule applies - lower case letters, digits and underscores only, at most 63 bytes.
-        Other names fail before the server is touched.
+      - PostgreSQL's rule for slot names, which is the rule of every name option of the collection's SQL modules -
+        lower case letters (a-z), digits and underscores, 1 to 63 bytes. Other names fail before the server is touched.
     type: str
     required: true
     version_added: 0.1.0
@@ -169,6 +169,11 @@ notes:
   - Patroni reads its permanent slots from the first non-empty of C(permanent_replication_slots), C(permanent_slots)
     and C(slots); the module changes that key (C(slots) when none is set).
   - Each replica that receives a new permanent logical slot restarts its PostgreSQL once to load the copy.
+  - Concurrent identical runs (O(permanent=false)) converge. In apply mode a run takes an advisory lock on the slot's
+    name (in the database of O(login_db)) before reading the slot, so a second run waits and finds what the first one
+    made. When the slot is created or dropped by someone else between the read and the change (C(already exists),
+    C(does not exist)), the module reads it again - no change when it is now as asked, otherwise a failure saying it
+    was changed concurrently.
 seealso:
   - module: pgha.replication.pg_replication_info
   - module: pgha.replication.patroni_config

@@ -28,8 +28,9 @@ options:
   name:
     description:
       - Name of the subscription.
-      - Lower case letters, digits and underscores only, at most 63 bytes (it is also the default slot name on the
-        publisher). Other names fail before the server is touched.
+      - Lower case letters (a-z), digits and underscores, 1 to 63 bytes (it is also the default slot name on the
+        publisher) - the rule of every name option of the collection's SQL modules. Other names fail before the
+        server is touched.
     type: str
     required: true
     version_added: 0.1.0
@@ -44,6 +45,9 @@ options:
   publications:
     description:
       - Publications on the publisher to subscribe to. Required to create the subscription.
+      - Each name follows the rule of O(name); a name with a quote, a semicolon or a space fails before the server is
+        touched.
+      - Every publication must exist on the publisher (see O(connection)).
       - When the subscription exists with another set of publications (order does not matter), the set is replaced with
         C(ALTER SUBSCRIPTION ... SET PUBLICATION ... WITH (refresh = true)), which also starts the initial copy of new tables
         (see O(copy_data)). A disabled subscription cannot be refreshed; its publications are then set with
@@ -58,6 +62,12 @@ options:
         subscription's connection string that are not given here are removed. Unset, the connection is not managed.
       - Values are quoted as libpq requires; the stored connection string is parsed and compared keyword by keyword,
         the password included, so the connection is only altered when something differs.
+      - Before the subscription is created, or its connection or publications changed, and for O(refresh=true), the
+        module connects to the publisher with this connection (read-only, from the host it runs on - normally the
+        subscriber) and fails, in check mode as well, when the publisher cannot be reached or refuses the login,
+        when a publication of O(publications) does not exist there, when O(connection.user) has neither
+        C(REPLICATION) nor superuser, when O(wait=true) and the publications publish no table, or when the slot the
+        subscription would create already exists there.
     type: dict
     version_added: 0.1.0
     suboptions:
@@ -128,6 +138,9 @@ options:
   slot_name:
     description:
       - Name of the replication slot on the publisher. PostgreSQL uses O(name) when unset at creation.
+      - Follows the rule of O(name); V(none) is refused (the server reads it as no slot).
+      - When the subscription is created with a slot (O(create_slot) not V(false)) and that slot already exists on
+        the publisher, the module fails in both modes; set O(create_slot=false) to use the existing slot.
       - Changing it on an existing subscription only changes which slot is used; no slot is created.
     type: str
     version_added: 0.1.0
@@ -210,6 +223,8 @@ options:
     description:
       - Wait until every table of the subscription is ready (C(pg_subscription_rel) state V(r)), i.e. its initial copy
         is done and it is replicated by the apply worker. Needs an enabled subscription. Not done in check mode.
+      - When the publisher is checked (see O(connection)), publications that publish no table fail the module, in
+        both modes - there would be nothing to wait for.
     type: bool
     default: false
     version_added: 0.1.0
@@ -222,8 +237,10 @@ options:
 attributes:
   check_mode:
     description:
-      - Can run in check mode and predict the same changes, queries and diff as a real run.
-      - With O(refresh=true) check mode also connects to the publisher (read-only) to compare the tables.
+      - Can run in check mode and predict the same changes, queries and diff as a real run, and fails where the real
+        run would - the publisher is checked in both modes (see O(connection)).
+      - Check mode connects to the publisher (read-only) when the subscription would be created or its connection or
+        publications changed, and with O(refresh=true) to compare the tables.
     support: full
   diff_mode:
     description: Returns the subscription's managed attributes before and after in RV(diff); passwords are masked.
@@ -237,10 +254,21 @@ notes:
   - Run it on the subscriber. Creating or dropping a subscription needs superuser (or C(pg_create_subscription) on
     PostgreSQL 16); reading the stored connection string needs superuser.
   - The tables must exist on the subscriber with the same names before the subscription (or the refresh) is created.
-  - Before a statement that carries the password, the module sets C(log_statement), C(log_min_error_statement) and
-    C(log_min_duration_statement) for its own session so that the server does not write the statement to its log. This
-    needs superuser; for other roles the server's settings apply and a failing C(CREATE SUBSCRIPTION) may be logged,
-    password included.
+  - Before a statement that carries the password (C(CREATE SUBSCRIPTION), C(ALTER SUBSCRIPTION ... CONNECTION)), the
+    module sets for its own session C(track_activities=off), so that no other session sees the statement in
+    C(pg_stat_activity) while it runs (C(CREATE SUBSCRIPTION) waits for the slot on the publisher), and
+    C(log_statement), C(log_min_error_statement), C(log_min_duration_statement), C(log_min_duration_sample),
+    C(log_transaction_sample_rate) (and C(pg_stat_statements.track_utility) when that extension is loaded) so that the
+    statement is not written to the server log, even when it fails; it resets them right after. The settings are made
+    for the session, not a transaction, because C(CREATE SUBSCRIPTION) that creates a slot cannot run in one.
+  - These settings need superuser, or on PostgreSQL 15 and later the C(SET) privilege on each of them
+    (C(GRANT SET ON PARAMETER)). A role that may not change them cannot hide the password, so the module fails
+    before anything is changed, in both modes.
+  - Concurrent identical runs converge. In apply mode a run takes an advisory lock on the subscription's name (in its
+    database) before reading it, so a second run waits and finds what the first one made. When the subscription is
+    created or dropped by someone else between the read and the change (C(already exists), a unique violation on
+    C(pg_subscription_subname_index), C(does not exist)), the module reads it again - no change when it is now as
+    asked, otherwise a failure saying it was changed concurrently.
 seealso:
   - module: pgha.replication.pg_replication_slot
   - module: pgha.replication.pg_replication_info
