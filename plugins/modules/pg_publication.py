@@ -932,10 +932,10 @@ def _parse_as_one_statement(conn, index, member):
     parses into more than one statement ("cannot open multi-query plan as cursor") before executing any of it, and
     only plans the one it accepts (no row is fetched). The row filter is then inserted into CREATE PUBLICATION
     after the same ``WHERE (`` and lexed the same way, so that statement is one statement too. This holds even if
-    check_expression() missed something; it is the second of the two barriers.
+    check_expression() missed something; it is the second of the three barriers (see _normalise_row_filters).
     """
-    query = sql.SQL('SELECT 1 FROM {0} WHERE ({1})').format(sql.Identifier(member['schema'], member['relname']),
-                                                          sql.SQL(member['row_filter']))
+    query = sql.SQL('SELECT 1 FROM {0} WHERE ({1})').format(
+        sql.Identifier(member['schema'], member['relname']), sql.SQL(member['row_filter']))
     body = sql.SQL('DECLARE c refcursor; BEGIN OPEN c FOR EXECUTE {0}; CLOSE c; END').format(
         sql.Literal(render(conn, query)))
     try:
