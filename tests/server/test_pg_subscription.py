@@ -443,15 +443,21 @@ def test_bad_input_refused_with_nothing_created(clusters, extra, needle):
     assert (sub_count(subscriber), slot_names(primary)) == before
 
 
+def subscribed(clusters, name, table, pub):
+    """A fresh table published as ``pub`` and a subscription ``name`` to it, made by the module; its catalog row."""
+    primary, subscriber = clusters
+    make_tables(clusters, table)
+    publish(primary, pub, [table])
+    rc, res = run_module(MODULE, args(subscriber, name, publications=[pub], connection=pub_conn(primary)))
+    assert rc == 0 and res['changed'], res
+    return sub_row(subscriber, name)
+
+
 def test_create_only_option_change_refused(clusters):
     primary, subscriber = clusters
     name = 'subtest_2pc'
-    make_tables(clusters, 'subtest_q1')
-    publish(primary, 'subtest_pub_q', ['subtest_q1'])
     try:
-        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_q'], connection=pub_conn(primary)))
-        assert rc == 0 and res['changed'], res
-        before = sub_row(subscriber, name)
+        before = subscribed(clusters, name, 'subtest_q1', 'subtest_pub_q')
         rc, res = run_module(MODULE, args(subscriber, name, two_phase=True))
         assert rc != 0 and 'two_phase applies at creation only' in res['msg'] and 'state=absent' in res['msg'], res
         assert sub_row(subscriber, name) == before
@@ -511,12 +517,8 @@ def test_publisher_checked_before_create_in_both_modes(clusters, case):
 def test_publisher_checked_before_alter_in_both_modes(clusters):
     primary, subscriber = clusters
     name = 'subtest_alter_checked'
-    make_tables(clusters, 'subtest_w1')
-    publish(primary, 'subtest_pub_w', ['subtest_w1'])
     try:
-        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_w'], connection=pub_conn(primary)))
-        assert rc == 0 and res['changed'], res
-        before = sub_row(subscriber, name)
+        before = subscribed(clusters, name, 'subtest_w1', 'subtest_pub_w')
         for extra, needle in ((dict(publications=['subtest_pub_w', 'subtest_pub_gone']), "'subtest_pub_gone' does not exist"),
                               (dict(connection=pub_conn(primary, password='not-it')), 'could not connect to the publisher')):
             for check_mode in (True, False):
