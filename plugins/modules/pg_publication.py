@@ -138,9 +138,9 @@ options:
     description:
       - Role that owns the publication, as its name is stored in C(pg_roles); it follows the rule of O(name).
       - When unset, not managed; a new publication is then owned by O(login_user).
-      - The role must exist and have the C(CREATE) privilege on the database, O(login_user) must be a member of it
-        (or superuser), and the owner of a C(FOR ALL TABLES) or C(FOR TABLES IN SCHEMA) publication must be a
-        superuser - as the server requires; checked in both modes.
+      - The role must exist. When O(login_user) is not a superuser, it must be a member of the role, the role must
+        have the C(CREATE) privilege on the database, and the owner of a C(FOR ALL TABLES) or C(FOR TABLES IN SCHEMA)
+        publication must be a superuser - as the server requires; checked in both modes.
     type: str
     version_added: 0.1.0
   allow_recreate:
@@ -541,8 +541,10 @@ def check_server_rules(current, desired, facts):
             raise Unsupported('tables[%d] (%s): publishing a table needs its ownership, and role %s does not own it'
                               % (index, member['name'], facts.get('login_role')))
     role = desired.get('owner_role')
-    if role is not None and (current is None or desired['owner'] != current['owner'] or creates):
-        if not facts.get('superuser', True) and not role['member']:
+    if role is not None and not facts.get('superuser', True) and (current is None or desired['owner'] != current['owner']
+                                                                  or creates):
+        # The server checks these only when the role changing the owner is not a superuser.
+        if not role['member']:
             raise Unsupported('owner: role %s must be a member of role %s to give it the publication'
                               % (facts.get('login_role'), desired['owner']))
         if not role['superuser'] and not role['can_create']:

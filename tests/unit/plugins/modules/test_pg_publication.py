@@ -416,10 +416,10 @@ OWNER_OK = dict(superuser=False, can_create=True, member=True)
     (None, dict(tables=[member('public.t', owned=False)]), PLAIN, Unsupported, r'tables\[0\] \(public\.t\): publishing a table needs its ownership'),
     (None, dict(tables=[member('public.t')], owner='o', owner_role=dict(OWNER_OK, member=False)), PLAIN, Unsupported,
      'must be a member of role o'),
-    (None, dict(tables=[member('public.t')], owner='o', owner_role=dict(OWNER_OK, can_create=False)), SUPER, Unsupported,
+    (None, dict(tables=[member('public.t')], owner='o', owner_role=dict(OWNER_OK, can_create=False)), PLAIN, Unsupported,
      'role o has no CREATE privilege'),
-    (None, dict(all_tables=True, owner='o', owner_role=OWNER_OK), SUPER, Unsupported, 'must be a superuser, and role o'),
-    (pub(tables_in_schema=[schema('s')]), dict(owner='o', owner_role=OWNER_OK), SUPER, Unsupported, 'must be a superuser'),
+    (pub(all_tables=True), dict(owner='o', owner_role=OWNER_OK), PLAIN, Unsupported, 'must be a superuser, and role o'),
+    (pub(tables_in_schema=[schema('s')]), dict(owner='o', owner_role=OWNER_OK), PLAIN, Unsupported, 'must be a superuser'),
 ])
 def test_server_rules_refused(current, overrides, facts, exc, message):
     with pytest.raises(exc, match=message):
@@ -434,6 +434,8 @@ def test_server_rules_refused(current, overrides, facts, exc, message):
     (pub(tables=[member('public.t', owned=False)]), dict(tables=[member('public.t', owned=False)]), PLAIN),  # unchanged
     (pub(tables_in_schema=[schema('s')]), dict(tables_in_schema=[schema('s')]), PLAIN),  # no schema added
     (None, dict(tables=[member('public.t')], owner='o', owner_role=OWNER_OK), PLAIN),
+    # A superuser changes the owner without the server's owner checks.
+    (pub(all_tables=True), dict(owner='o', owner_role=dict(OWNER_OK, member=False, can_create=False)), SUPER),
     (pub(all_tables=True), dict(state='absent'), PLAIN),
 ])
 def test_server_rules_accepted(current, overrides, facts):
