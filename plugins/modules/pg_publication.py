@@ -32,8 +32,9 @@ options:
   name:
     description:
       - Name of the publication.
-      - Lower case letters, digits, underscores and V($), starting with a letter or an underscore, at most 63 bytes
-        (a name that PostgreSQL keeps as written). Other names fail before the server is touched.
+      - Lower case letters (a-z), digits and underscores, 1 to 63 bytes - the rule of every name option of the
+        collection's SQL modules. Other names, and names starting with V(pgha_scratch_), fail before the server is
+        touched.
     type: str
     required: true
     version_added: 0.1.0
@@ -79,8 +80,16 @@ options:
         description:
           - Row filter (PostgreSQL 15 or later), a SQL boolean expression without the C(WHERE) keyword,
             for example V(id > 5 AND region = 'eu').
-          - The expression is SQL text inserted as is into the statement, like any SQL you write, so it must
-            come from a trusted source.
+          - The expression is SQL text inserted into the statement, so it must be exactly one expression. Before the
+            module connects, it is read as the server reads it - string literals with doubled quotes, V(E'...') with
+            backslash escapes, dollar-quoted strings, double-quoted identifiers - and refused, naming the option
+            (V(tables[2].row_filter)), when it holds outside quoted text a statement separator V(;), a comment
+            (V(--) or V(/* */)), or unbalanced parentheses or brackets, or when a literal is not terminated. A V(;)
+            or V(--) inside a literal or a quoted identifier is accepted.
+          - The server then parses C(SELECT 1 FROM <table> WHERE (<row_filter>\)) as one statement (without running
+            it) before the filter is used, so even text that got past the first check cannot run another statement.
+          - The server's own rules for row filters apply (simple expressions on the table's columns, no
+            user-defined or volatile functions); they are checked in check mode too.
           - Compared in the form the server deparses it to, so V(id>5) and V((id > 5\)) are the same filter.
           - When unset, all rows are published.
         type: str
@@ -99,9 +108,13 @@ options:
     description:
       - Schemas whose tables are all published, including tables created there later
         (C(FOR TABLES IN SCHEMA), PostgreSQL 15 or later). Schemas not listed are removed from the publication.
-      - Schema names are written as in SQL, like O(tables[].name), and must exist.
+      - Schema names are written as in SQL - unquoted names are folded to lower case, double quotes are removed - and
+        the name must then follow the rule of O(name). The schemas must exist; system schemas (C(pg_catalog),
+        C(information_schema), C(pg_toast)) are refused.
       - When unset, the publication's schema list is not managed.
-      - PostgreSQL 15 does not allow column lists (O(tables[].columns)) in a publication that publishes schemas.
+      - PostgreSQL 15 does not allow column lists (O(tables[].columns)) in a publication that publishes schemas;
+        the module refuses the combination in both modes, also when one of the two is already on the publication
+        and only the other is set in this run.
       - Needs superuser.
     type: list
     elements: str
@@ -123,9 +136,11 @@ options:
     version_added: 0.1.0
   owner:
     description:
-      - Role that owns the publication, as its name is stored in C(pg_roles) (case-sensitive).
+      - Role that owns the publication, as its name is stored in C(pg_roles); it follows the rule of O(name).
       - When unset, not managed; a new publication is then owned by O(login_user).
-      - The role must exist.
+      - The role must exist. When O(login_user) is not a superuser, it must be a member of the role, the role must
+        have the C(CREATE) privilege on the database, and the owner of a C(FOR ALL TABLES) or C(FOR TABLES IN SCHEMA)
+        publication must be a superuser - as the server requires; checked in both modes.
     type: str
     version_added: 0.1.0
   allow_recreate:
@@ -140,7 +155,8 @@ options:
 attributes:
   check_mode:
     description:
-      - Can run in check mode and predict the same changes, queries and diff as a real run.
+      - Can run in check mode and predict the same changes, queries and diff as a real run, and fails where the
+        real run would fail on the server's rules that can be known in advance (see the notes).
       - To compare row filters, the module creates a scratch publication in a transaction that is always
         rolled back, also in check mode (see the notes).
     support: full
@@ -158,6 +174,20 @@ notes:
     back the filter as C(pg_get_expr()) writes it, and compares that with the existing publication's filter read
     the same way. The scratch publication briefly takes a C(SHARE UPDATE EXCLUSIVE) lock on the table, and needs
     the same privileges as the real change (ownership of the table).
+  - The scratch statement cannot be made into anything else by the filter text - three barriers, each enough for
+    the known attacks - the expression check of O(tables[].row_filter) before the module connects; the
+    server parsing the filter as one statement first (PL/pgSQL C(OPEN ... FOR EXECUTE) refuses a text of more than
+    one statement before running any of it); and the transaction id compared before the rollback, so that a
+    transaction ended by the filter fails the run.
+  - Before planning, in both modes, the module refuses what the server would refuse - column lists with schemas on
+    PostgreSQL 15, system schemas, a column list or row filter on a partitioned table when
+    O(publish_via_partition_root) is false, a publication without the C(CREATE) privilege on the database, C(FOR ALL
+    TABLES) or schemas without superuser, a table that O(login_user) does not own, and the O(owner) rules.
+  - Concurrent identical runs converge. In apply mode a run takes an advisory lock on the publication's name (in
+    its database) before reading it, so a second run waits and finds what the first one made. When the publication
+    is created or dropped by someone else between the read and the change (the server reports that it already
+    exists, or does not exist), the module reads it again - no change when it is now as asked, otherwise a failure
+    saying it was changed concurrently.
   - Creating and changing publications needs the C(CREATE) privilege on the database and ownership of the
     tables; C(FOR ALL TABLES) and C(FOR TABLES IN SCHEMA) need superuser.
   - A publication can only be managed on the primary; the module fails on a standby.
@@ -300,6 +330,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
@@ -317,9 +348,8 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._sql_input import check_expression, validate_name
 
-PUBLICATION_NAME_RE = re.compile(r'^[a-z_][a-z0-9_$]*$')
-MAX_NAME_BYTES = 63
 OPERATIONS = ('insert', 'update', 'delete', 'truncate')
 SCRATCH_PREFIX = 'pgha_scratch_'
 
@@ -347,12 +377,11 @@ def _sql(text):
 # ---------------------------------------------------------------------------------------------------------------
 
 def validate_publication_name(name):
-    """Raise InvalidInput unless ``name`` is a publication name PostgreSQL keeps as written."""
-    if (name is None or not PUBLICATION_NAME_RE.match(name) or len(name.encode('utf-8')) > MAX_NAME_BYTES
-            or name.startswith(SCRATCH_PREFIX)):
-        raise InvalidInput(
-            "invalid publication name %r: use lower case letters, digits, underscores and $, starting with a letter "
-            "or an underscore, at most %d bytes (and not starting with %s)" % (name, MAX_NAME_BYTES, SCRATCH_PREFIX))
+    """Raise InvalidInput unless ``name`` follows the collection's name rule and is not a scratch name."""
+    validate_name(name, 'name', 'publication name')
+    if name.startswith(SCRATCH_PREFIX):
+        raise InvalidInput('name: invalid publication name %r: names starting with %s are reserved for the scratch '
+                           'publications of the module' % (name, SCRATCH_PREFIX))
 
 
 def _nonempty_string(value):
@@ -391,16 +420,16 @@ def validate_params(params):
                                    'all rows' % (label, key))
             if re.match(r'^\s*where\b', row_filter, re.IGNORECASE):
                 raise InvalidInput('%s (%s): write row_filter without the WHERE keyword' % (label, key))
+            check_expression(row_filter, '%s.row_filter' % label)
     if schemas is not None:
         seen_schemas = set()
-        for schema in schemas:
-            if not _nonempty_string(schema):
-                raise InvalidInput('tables_in_schema: schema names must be non-empty')
-            if schema.strip() in seen_schemas:
+        for index, schema in enumerate(schemas):
+            folded = validate_name(schema, 'tables_in_schema[%d]' % index, 'schema name', sql_syntax=True)
+            if folded in seen_schemas:
                 raise InvalidInput('tables_in_schema: schema %r is listed twice' % schema)
-            seen_schemas.add(schema.strip())
-    if params.get('owner') is not None and not _nonempty_string(params['owner']):
-        raise InvalidInput('owner must be a non-empty role name')
+            seen_schemas.add(folded)
+    if params.get('owner') is not None:
+        validate_name(params['owner'], 'owner', 'role name')
 
 
 def desired_from_params(params):
@@ -450,6 +479,81 @@ def check_supported(desired, facts):
         if version < MIN_VERSION[feature]:
             raise Unsupported('%s need PostgreSQL %d or later (the server runs %s)'
                               % (label, MIN_VERSION[feature] // 10000, facts.get('version')))
+
+
+def _effective(current, desired, key):
+    """What the publication will have for ``key`` after the run: the desired value, or the current one when unmanaged."""
+    if desired[key] is not None:
+        return desired[key]
+    if current is None or desired['all_tables'] or needs_recreate(current, desired):
+        return [] if key != 'publish_via_partition_root' else None
+    return current[key]
+
+
+def check_server_rules(current, desired, facts):
+    """Refuse, before planning and in both modes, what the server would refuse of the resolved desired state.
+
+    Each rule is one the server applies to CREATE/ALTER PUBLICATION and that can be known from the catalogs already
+    read, so check mode fails where the real run would. Pure; raises InvalidInput or Unsupported.
+    """
+    if desired['state'] == 'absent':
+        return
+    name = desired['name']
+    version = facts['version_num']
+    tables = _effective(current, desired, 'tables')
+    schemas = _effective(current, desired, 'tables_in_schema')
+    for schema in desired['tables_in_schema'] or []:
+        nspname = schema['nspname']
+        if nspname in ('pg_catalog', 'information_schema') or nspname.startswith(('pg_toast', 'pg_temp_')):
+            raise InvalidInput('tables_in_schema: %s is a system schema, which the server does not publish' % schema['name'])
+    if version < 160000 and schemas:
+        for index, member in enumerate(tables):
+            if member.get('attnames') is not None:
+                raise InvalidInput(
+                    'tables[%d].columns (%s): PostgreSQL %d does not allow column lists in a publication that publishes '
+                    'schemas (tables_in_schema: %s); remove the column list or the schemas (PostgreSQL 16 allows both)'
+                    % (index, member['name'], version // 10000, ', '.join(s['name'] for s in schemas)))
+    via_root = desired['publish_via_partition_root']
+    if via_root is None:
+        via_root = bool(current and current.get('publish_via_partition_root'))  # a re-created publication keeps it
+    if not via_root:
+        for index, member in enumerate(tables):
+            if member.get('relkind') == 'p' and (member.get('attnames') is not None or member.get('row_filter') is not None):
+                raise InvalidInput(
+                    'tables[%d] (%s): a partitioned table cannot have a column list or row filter when '
+                    'publish_via_partition_root is false; set publish_via_partition_root=true, or publish its partitions'
+                    % (index, member['name']))
+    creates = current is None or needs_recreate(current, desired)
+    if creates and not facts.get('superuser') and not facts.get('can_create', True):
+        raise Unsupported("publication '%s': role %s has no CREATE privilege on database %s, which CREATE PUBLICATION "
+                          "needs" % (name, facts.get('login_role'), facts.get('database')))
+    added_schemas = desired['tables_in_schema'] or []
+    if current is not None and not creates:
+        have = set(s['nspname'] for s in current['tables_in_schema'])
+        added_schemas = [s for s in added_schemas if s['nspname'] not in have]
+    if not facts.get('superuser', True) and ((creates and desired['all_tables']) or added_schemas):
+        raise Unsupported("publication '%s': FOR ALL TABLES and FOR TABLES IN SCHEMA need superuser, and role %s is not"
+                          % (name, facts.get('login_role')))
+    have_members = dict((_table_key(m), _member_definition(m)) for m in (current or {}).get('tables') or []) \
+        if not creates else {}
+    for index, member in enumerate(desired['tables'] or []):
+        if member.get('owned') is False and have_members.get(_table_key(member)) != _member_definition(member):
+            raise Unsupported('tables[%d] (%s): publishing a table needs its ownership, and role %s does not own it'
+                              % (index, member['name'], facts.get('login_role')))
+    role = desired.get('owner_role')
+    if role is not None and not facts.get('superuser', True) and (current is None or desired['owner'] != current['owner']
+                                                                  or creates):
+        # The server checks these only when the role changing the owner is not a superuser.
+        if not role['member']:
+            raise Unsupported('owner: role %s must be a member of role %s to give it the publication'
+                              % (facts.get('login_role'), desired['owner']))
+        if not role['superuser'] and not role['can_create']:
+            raise Unsupported('owner: role %s has no CREATE privilege on database %s, which the owner of a publication '
+                              'needs' % (desired['owner'], facts.get('database')))
+        all_tables = desired['all_tables'] if desired['all_tables'] is not None else bool(current and current['all_tables'])
+        if not role['superuser'] and (all_tables or schemas):
+            raise Unsupported('owner: the owner of a FOR ALL TABLES or FOR TABLES IN SCHEMA publication must be a '
+                              'superuser, and role %s is not' % desired['owner'])
 
 
 def default_publish(facts):
@@ -700,7 +804,9 @@ def diff_view(pub):
 def read_facts(conn):
     """server_facts() plus the role the module is logged in as (the owner of what it creates)."""
     facts = server_facts(conn)
-    facts['login_role'] = fetch_one(conn, 'SELECT current_user::text AS login_role')['login_role']
+    facts.update(fetch_one(conn, 'SELECT current_user::text AS login_role, r.rolsuper AS superuser, '
+                                 "pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') AS can_create "
+                                 'FROM pg_catalog.pg_roles r WHERE r.rolname = current_user'))
     return facts
 
 
@@ -729,7 +835,8 @@ def read_members(conn, pubnames, facts):
     ]
     query = sql.SQL(
         'SELECT p.pubname::text AS pubname, n.nspname::text AS schema, c.relname::text AS relname, '
-        "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name, {0} "
+        "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name, "
+        'c.relkind::text AS relkind, {0} '
         'FROM pg_catalog.pg_publication_rel pr '
         'JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid '
         'JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid '
@@ -778,7 +885,8 @@ def _resolve_table(conn, index, entry):
         row = fetch_one(conn, (
             'SELECT c.oid, n.nspname::text AS schema, c.relname::text AS relname, '
             "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name, "
-            'c.relkind::text AS relkind, c.relpersistence::text AS persistence '
+            'c.relkind::text AS relkind, c.relpersistence::text AS persistence, '
+            "pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owned "
             'FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace '
             'WHERE c.oid = pg_catalog.to_regclass(%s)'), (entry['name'],))
     except QueryFailed as exc:
@@ -791,8 +899,8 @@ def _resolve_table(conn, index, entry):
                            % (label, row['name'], row['relkind']))
     if row['persistence'] != 'p' or row['schema'] in ('pg_catalog', 'information_schema'):
         raise InvalidInput('%s: %s cannot be published (temporary, unlogged and system tables cannot)' % (label, row['name']))
-    member = dict(name=row['name'], schema=row['schema'], relname=row['relname'], oid=row['oid'],
-                  columns=None, attnames=None, row_filter=entry.get('row_filter'))
+    member = dict(name=row['name'], schema=row['schema'], relname=row['relname'], oid=row['oid'], relkind=row['relkind'],
+                  owned=row['owned'], columns=None, attnames=None, row_filter=entry.get('row_filter'))
     if entry.get('columns') is not None:
         found = []
         for column in entry['columns']:
@@ -819,6 +927,30 @@ def _resolve_table(conn, index, entry):
     return member
 
 
+def _parse_as_one_statement(conn, index, member):
+    """Have the server parse ``SELECT 1 FROM <table> WHERE (<row filter>)`` as ONE statement, without running it.
+
+    The statement text travels as a string literal to PL/pgSQL's ``OPEN ... FOR EXECUTE``, which refuses a text that
+    parses into more than one statement ("cannot open multi-query plan as cursor") before executing any of it, and
+    only plans the one it accepts (no row is fetched). The row filter is then inserted into CREATE PUBLICATION
+    after the same ``WHERE (`` and lexed the same way, so that statement is one statement too. This holds even if
+    check_expression() missed something; it is the second of the three barriers (see _normalise_row_filters).
+    """
+    query = sql.SQL('SELECT 1 FROM {0} WHERE ({1})').format(
+        sql.Identifier(member['schema'], member['relname']), sql.SQL(member['row_filter']))
+    body = sql.SQL('DECLARE c refcursor; BEGIN OPEN c FOR EXECUTE {0}; CLOSE c; END').format(
+        sql.Literal(render(conn, query)))
+    try:
+        execute(conn, sql.SQL('DO {0}').format(sql.Literal(render(conn, body))))
+    except QueryFailed as exc:
+        raise InvalidInput('tables[%d].row_filter (%s): the server refused %r as a row filter: %s; nothing was changed'
+                           % (index, member['name'], member['row_filter'], exc.msg.split(' (while running:')[0]))
+
+
+def _transaction_id(conn):
+    return fetch_one(conn, 'SELECT pg_catalog.txid_current()::text AS xid')['xid']
+
+
 def _normalise_row_filters(conn, members, via_root, facts):
     """Replace each member's row filter with the server's own deparsed form of it.
 
@@ -827,6 +959,12 @@ def _normalise_row_filters(conn, members, via_root, facts):
     the desired column list and row filter, and the filter is read back with pg_get_expr() - exactly as the
     existing publication's filter is read (read_members) - so deparsed is compared with deparsed. The scratch
     publications never become visible to anyone, and nothing of them survives the rollback.
+
+    The filter is user text inserted into the scratch statement, so three barriers keep that statement from being
+    anything else (a COMMIT in the text would end the scratch transaction, and what follows it would stay):
+    check_expression() refused separators, comments and unbalanced parentheses before the module connected; the
+    server parsed each filter as one statement first (_parse_as_one_statement); and the transaction id is compared
+    before the rollback, so a transaction that ended anyway fails the run.
     """
     filtered = [(index, m) for index, m in enumerate(members) if m['row_filter'] is not None]
     if not filtered:
@@ -835,7 +973,9 @@ def _normalise_row_filters(conn, members, via_root, facts):
     names = {}
     execute(conn, 'BEGIN')
     try:
+        xid = _transaction_id(conn)
         for index, member in filtered:
+            _parse_as_one_statement(conn, index, member)
             scratch = '%s%s_%d' % (SCRATCH_PREFIX, token, index)
             names[index] = scratch
             statement = sql.SQL('CREATE PUBLICATION {0} FOR TABLE {1}').format(sql.Identifier(scratch), _table_object(member))
@@ -848,6 +988,9 @@ def _normalise_row_filters(conn, members, via_root, facts):
                 raise InvalidInput('tables[%d] (%s): the server refused the column list or row filter %r: %s'
                                    % (index, member['name'], member['row_filter'], exc.msg))
         read = read_members(conn, list(names.values()), facts)
+        if _transaction_id(conn) != xid:
+            raise QueryFailed('the transaction used to normalise row filters ended before its rollback: a row filter '
+                              'ran as more than one statement; check the server for changes')
     finally:
         try:
             execute(conn, 'ROLLBACK')
@@ -898,8 +1041,13 @@ def resolve_desired(conn, desired, facts, current):
             schemas.append(row)
         resolved['tables_in_schema'] = sorted(schemas, key=lambda s: s['nspname'])
     if desired['owner'] is not None:
-        if fetch_one(conn, 'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s', (desired['owner'],)) is None:
+        role = fetch_one(conn, 'SELECT r.rolsuper AS superuser, '
+                               "pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE') AS can_create, "
+                               "pg_catalog.pg_has_role(r.oid, 'MEMBER') AS member "
+                               'FROM pg_catalog.pg_roles r WHERE r.rolname = %s', (desired['owner'],))
+        if role is None:
             raise InvalidInput('owner: role %r does not exist' % desired['owner'])
+        resolved['owner_role'] = role
     return resolved
 
 
@@ -936,18 +1084,27 @@ def run(module, conn):
     desired = desired_from_params(module.params)
     facts = read_facts(conn)
     check_supported(desired, facts)
+    if not module.check_mode:
+        lock_object(conn, 'publication', desired['name'])
     current = read_publication(conn, desired['name'], facts)
     if desired['state'] == 'present':
         if facts.get('in_recovery'):
             raise Unsupported("publication '%s' cannot be managed on a standby; run the module against the primary"
                               % desired['name'])
         desired = resolve_desired(conn, desired, facts, current)
+        check_server_rules(current, desired, facts)
     steps = plan(current, desired, facts)
     if module.check_mode:
         queries = [render(conn, step) for step in steps]
         after = predict(current, desired, facts, steps)
     else:
-        queries = apply(conn, steps) if steps else []
+        def reached(state):
+            return not plan(state, desired, facts)
+        queries, raced = converge(lambda: apply(conn, steps) if steps else [],
+                                  lambda: read_publication(conn, desired['name'], facts), reached,
+                                  "publication '%s'" % desired['name'])
+        if raced:
+            steps, queries = [], []  # someone else made it (or dropped it) as asked: no change by this run
         after = read_publication(conn, desired['name'], facts)
     result = dict(changed=bool(steps), publication=public_view(after), queries=queries)
     if module._diff:

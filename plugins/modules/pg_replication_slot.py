@@ -33,8 +33,8 @@ options:
   name:
     description:
       - Name of the slot.
-      - PostgreSQL's rule applies - lower case letters, digits and underscores only, at most 63 bytes.
-        Other names fail before the server is touched.
+      - PostgreSQL's rule for slot names, which is the rule of every name option of the collection's SQL modules -
+        lower case letters (a-z), digits and underscores, 1 to 63 bytes. Other names fail before the server is touched.
     type: str
     required: true
     version_added: 0.1.0
@@ -169,6 +169,11 @@ notes:
   - Patroni reads its permanent slots from the first non-empty of C(permanent_replication_slots), C(permanent_slots)
     and C(slots); the module changes that key (C(slots) when none is set).
   - Each replica that receives a new permanent logical slot restarts its PostgreSQL once to load the copy.
+  - Concurrent identical runs (O(permanent=false)) converge. In apply mode a run takes an advisory lock on the slot's
+    name (in the database of O(login_db)) before reading the slot, so a second run waits and finds what the first one
+    made. When the slot is created or dropped by someone else between the read and the change (C(already exists),
+    C(does not exist)), the module reads it again - no change when it is now as asked, otherwise a failure saying it
+    was changed concurrently.
 seealso:
   - module: pgha.replication.pg_replication_info
   - module: pgha.replication.patroni_config
@@ -342,6 +347,7 @@ import time
 from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     PatroniApiError,
     PatroniClient,
@@ -365,10 +371,9 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
-SLOT_NAME_RE = re.compile(r'^[a-z0-9_]{1,63}$')
 OBJECT_IN_USE = '55006'
-UNDEFINED_OBJECT = '42704'
 
 # One step of a plan. kind is 'sql' (run query with params) or 'terminate' (run it, then wait for the slot to be released).
 Step = namedtuple('Step', ['kind', 'query', 'params'])
@@ -391,10 +396,8 @@ def _sql(text):
 
 
 def validate_slot_name(name):
-    """Raise InvalidInput unless ``name`` is a valid PostgreSQL replication slot name."""
-    if name is None or not SLOT_NAME_RE.match(name):
-        raise InvalidInput(
-            "invalid slot name %r: use only lower case letters, digits and underscores, 1 to 63 characters" % (name,))
+    """Raise InvalidInput unless ``name`` is a valid PostgreSQL replication slot name (the collection's name rule)."""
+    validate_name(name, 'name', 'slot name')
 
 
 def validate_params(params):
@@ -836,8 +839,6 @@ def _apply(conn, steps, desired, server, wait_timeout, ran):
                 ran.append(render(conn, step.query, step.params))
                 break
             except QueryFailed as exc:
-                if exc.pgcode == UNDEFINED_OBJECT and desired['state'] == 'absent':
-                    break  # dropped concurrently: the goal is reached
                 # A consumer that reconnects (pg_receivewal loops) may grab the slot again between terminate and drop.
                 if exc.pgcode != OBJECT_IN_USE or not desired['terminate_active'] or time.time() >= deadline:
                     raise
@@ -865,6 +866,10 @@ def run(module, conn, client=None):
         return run_permanent(module, conn, client, desired, server, current, patroni)
 
     check_unmanaged(desired, patroni)
+    if not module.check_mode:
+        # Serialise concurrent runs on this slot, then read it again: the second run finds what the first one made.
+        lock_object(conn, 'slot', desired['name'])
+        current = read_slot(conn, desired['name'], server)
     steps = plan(current, desired, server)
     if steps and desired['state'] == 'present' and desired['patroni_guard']:
         evidence = 'api_url is set' if client is not None else None
@@ -879,7 +884,11 @@ def run(module, conn, client=None):
         queries = [render(conn, step.query, step.params) for step in steps]
         after = predict(current, desired, server, steps)
     else:
-        queries = apply(conn, steps, desired, server, params['wait_timeout'])
+        queries, raced = converge(lambda: apply(conn, steps, desired, server, params['wait_timeout']),
+                                  lambda: read_slot(conn, desired['name'], server),
+                                  lambda slot: not plan(slot, desired, server), "slot '%s'" % desired['name'])
+        if raced:
+            steps = queries  # made (or dropped) by someone else as asked: only what ran before (a terminate) changed
         after = read_slot(conn, desired['name'], server)
     entry = config_entry(patroni['config'], desired['name'])[1] if patroni is not None else None
     result = dict(changed=bool(steps), slot=after, patroni_slot=entry, queries=queries, requests=[])

@@ -28,8 +28,9 @@ options:
   name:
     description:
       - Name of the subscription.
-      - Lower case letters, digits and underscores only, at most 63 bytes (it is also the default slot name on the
-        publisher). Other names fail before the server is touched.
+      - Lower case letters (a-z), digits and underscores, 1 to 63 bytes (it is also the default slot name on the
+        publisher) - the rule of every name option of the collection's SQL modules. Other names fail before the
+        server is touched.
     type: str
     required: true
     version_added: 0.1.0
@@ -44,6 +45,9 @@ options:
   publications:
     description:
       - Publications on the publisher to subscribe to. Required to create the subscription.
+      - Each name follows the rule of O(name); a name with a quote, a semicolon or a space fails before the server is
+        touched.
+      - Every publication must exist on the publisher (see O(connection)).
       - When the subscription exists with another set of publications (order does not matter), the set is replaced with
         C(ALTER SUBSCRIPTION ... SET PUBLICATION ... WITH (refresh = true)), which also starts the initial copy of new tables
         (see O(copy_data)). A disabled subscription cannot be refreshed; its publications are then set with
@@ -58,6 +62,12 @@ options:
         subscription's connection string that are not given here are removed. Unset, the connection is not managed.
       - Values are quoted as libpq requires; the stored connection string is parsed and compared keyword by keyword,
         the password included, so the connection is only altered when something differs.
+      - Before the subscription is created, or its connection or publications changed, and for O(refresh=true), the
+        module connects to the publisher with this connection (read-only, from the host it runs on - normally the
+        subscriber) and fails, in check mode as well, when the publisher cannot be reached or refuses the login,
+        when a publication of O(publications) does not exist there, when O(connection.user) has neither
+        C(REPLICATION) nor superuser, when O(wait=true) and the publications publish no table, or when the slot the
+        subscription would create already exists there.
     type: dict
     version_added: 0.1.0
     suboptions:
@@ -128,6 +138,9 @@ options:
   slot_name:
     description:
       - Name of the replication slot on the publisher. PostgreSQL uses O(name) when unset at creation.
+      - Follows the rule of O(name); V(none) is refused (the server reads it as no slot).
+      - When the subscription is created with a slot (O(create_slot) not V(false)) and that slot already exists on
+        the publisher, the module fails in both modes; set O(create_slot=false) to use the existing slot.
       - Changing it on an existing subscription only changes which slot is used; no slot is created.
     type: str
     version_added: 0.1.0
@@ -210,6 +223,8 @@ options:
     description:
       - Wait until every table of the subscription is ready (C(pg_subscription_rel) state V(r)), i.e. its initial copy
         is done and it is replicated by the apply worker. Needs an enabled subscription. Not done in check mode.
+      - When the publisher is checked (see O(connection)), publications that publish no table fail the module, in
+        both modes - there would be nothing to wait for.
     type: bool
     default: false
     version_added: 0.1.0
@@ -222,8 +237,10 @@ options:
 attributes:
   check_mode:
     description:
-      - Can run in check mode and predict the same changes, queries and diff as a real run.
-      - With O(refresh=true) check mode also connects to the publisher (read-only) to compare the tables.
+      - Can run in check mode and predict the same changes, queries and diff as a real run, and fails where the real
+        run would - the publisher is checked in both modes (see O(connection)).
+      - Check mode connects to the publisher (read-only) when the subscription would be created or its connection or
+        publications changed, and with O(refresh=true) to compare the tables.
     support: full
   diff_mode:
     description: Returns the subscription's managed attributes before and after in RV(diff); passwords are masked.
@@ -237,10 +254,21 @@ notes:
   - Run it on the subscriber. Creating or dropping a subscription needs superuser (or C(pg_create_subscription) on
     PostgreSQL 16); reading the stored connection string needs superuser.
   - The tables must exist on the subscriber with the same names before the subscription (or the refresh) is created.
-  - Before a statement that carries the password, the module sets C(log_statement), C(log_min_error_statement) and
-    C(log_min_duration_statement) for its own session so that the server does not write the statement to its log. This
-    needs superuser; for other roles the server's settings apply and a failing C(CREATE SUBSCRIPTION) may be logged,
-    password included.
+  - Before a statement that carries the password (C(CREATE SUBSCRIPTION), C(ALTER SUBSCRIPTION ... CONNECTION)), the
+    module sets for its own session C(track_activities=off), so that no other session sees the statement in
+    C(pg_stat_activity) while it runs (C(CREATE SUBSCRIPTION) waits for the slot on the publisher), and
+    C(log_statement), C(log_min_error_statement), C(log_min_duration_statement), C(log_min_duration_sample),
+    C(log_transaction_sample_rate) (and C(pg_stat_statements.track_utility) when that extension is loaded) so that the
+    statement is not written to the server log, even when it fails; it resets them right after. The settings are made
+    for the session, not a transaction, because C(CREATE SUBSCRIPTION) that creates a slot cannot run in one.
+  - These settings need superuser, or on PostgreSQL 15 and later the C(SET) privilege on each of them
+    (C(GRANT SET ON PARAMETER)). A role that may not change them cannot hide the password, so the module fails
+    before anything is changed, in both modes.
+  - Concurrent identical runs converge. In apply mode a run takes an advisory lock on the subscription's name (in its
+    database) before reading it, so a second run waits and finds what the first one made. When the subscription is
+    created or dropped by someone else between the read and the change (C(already exists), a unique violation on
+    C(pg_subscription_subname_index), C(does not exist)), the module reads it again - no change when it is now as
+    asked, otherwise a failure saying it was changed concurrently.
 seealso:
   - module: pgha.replication.pg_replication_slot
   - module: pgha.replication.pg_replication_info
@@ -468,6 +496,7 @@ import time
 from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
@@ -488,8 +517,8 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
-NAME_RE = re.compile(r'^[a-z0-9_]{1,63}$')
 LSN_RE = re.compile(r'^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$')
 KEYWORD_RE = re.compile(r'^[a-z_]+$')
 MASK = '********'
@@ -699,12 +728,6 @@ def _on_off(value, option):
 # ---------------------------------------------------------------------------------------------------------------------
 # Parameters (pure)
 
-def validate_name(value, option):
-    if value is None or not NAME_RE.match(value):
-        raise InvalidInput('invalid %s %r: use only lower case letters, digits and underscores, 1 to 63 characters'
-                           % (option, value))
-
-
 def desired_connection(params):
     """The desired connection as an ordered list of (keyword, str value), or None when not managed. Pure."""
     conn = params.get('connection')
@@ -731,16 +754,19 @@ def desired_connection(params):
 
 def validate_params(params):
     """Check values and combinations the argument spec cannot express. Pure; raises InvalidInput."""
-    validate_name(params['name'], 'subscription name')
+    validate_name(params['name'], 'name', 'subscription name')
     if params.get('slot_name') is not None:
-        validate_name(params['slot_name'], 'slot_name')
+        validate_name(params['slot_name'], 'slot_name', 'slot_name')
+        if params['slot_name'] == 'none':
+            # The server reads slot_name = 'none' as NONE (no slot), which needs enabled=false and create_slot=false.
+            raise InvalidInput("slot_name: invalid slot_name 'none': the server takes it for NONE (no slot); "
+                               'use drop_slot=false with state=absent to detach a subscription from its slot')
     pubs = params.get('publications')
     if pubs is not None:
         if not pubs:
             raise InvalidInput('publications must not be empty')
-        for pub in pubs:
-            if not pub or '\x00' in pub or len(pub.encode('utf-8')) > 63:
-                raise InvalidInput('invalid publication name %r: 1 to 63 bytes' % (pub,))
+        for index, pub in enumerate(pubs):
+            validate_name(pub, 'publications[%d]' % index, 'publication name')
     for key in sorted(params.get('connection_extra') or {}):
         if key in ('password', 'sslpassword'):
             raise InvalidInput('connection_extra must not hold %s: use connection.password (sslpassword is not supported; '
@@ -820,6 +846,18 @@ def _check_supported(desired, version):
         raise Unsupported('streaming=parallel needs PostgreSQL 16 or later; use streaming=on')
 
 
+def check_creatable(desired):
+    """Refuse a desired state that cannot create the subscription. Pure; raises InvalidInput."""
+    name = desired['name']
+    missing = [opt for opt in ('publications', 'connection') if desired.get(opt) is None]
+    if missing:
+        raise InvalidInput("subscription '%s' does not exist: set %s to create it" % (name, ' and '.join(missing)))
+    if desired['skip_lsn'] is not None:
+        raise InvalidInput("subscription '%s' does not exist: skip_lsn applies to an existing subscription" % name)
+    if desired['wait'] and desired['enabled'] is False:
+        raise InvalidInput('wait=true needs enabled=true (a disabled subscription never synchronizes)')
+
+
 def plan(current, desired, server, publisher_tables=None, subscribed_tables=None, origin_lsn=None):
     """Turn (current subscription or None, desired, server facts) into a list of Steps. Pure.
 
@@ -844,13 +882,7 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
     _check_supported(desired, version)
 
     if current is None:
-        missing = [opt for opt in ('publications', 'connection') if desired.get(opt) is None]
-        if missing:
-            raise InvalidInput("subscription '%s' does not exist: set %s to create it" % (name, ' and '.join(missing)))
-        if desired['skip_lsn'] is not None:
-            raise InvalidInput("subscription '%s' does not exist: skip_lsn applies to an existing subscription" % name)
-        if desired['wait'] and desired['enabled'] is False:
-            raise InvalidInput('wait=true needs enabled=true (a disabled subscription never synchronizes)')
+        check_creatable(desired)
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
         options, values = [], []
@@ -899,6 +931,14 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
     can_refresh = enabled_now or enabled_after
     publications_change = (desired['publications'] is not None
                            and sorted(set(desired['publications'])) != sorted(set(current.get('publications') or [])))
+    refreshes = (publications_change and can_refresh) or (
+        not publications_change and desired['refresh'] and publisher_tables is not None
+        and subscribed_tables is not None and set(publisher_tables) != set(subscribed_tables))
+    if refreshes and current.get('two_phase_state') == 'enabled' and desired['copy_data'] is not False:
+        # The server refuses a refresh that copies data once two-phase commit is enabled (PostgreSQL 15 and later).
+        raise Conflict("subscription '%s' has two-phase commit enabled, and the server refuses a refresh that copies "
+                       "data (a change of publications, or refresh=true); set copy_data=false (the new tables' "
+                       "existing rows are then not copied), or recreate the subscription" % name)
     if publications_change:
         if can_refresh:
             steps.append(step('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true%s)' % copy,
@@ -1076,8 +1116,35 @@ def read_origin_lsn(conn, oid):
     return row['lsn'] if row else None
 
 
-def read_publisher_tables(conninfo_pairs, publications, connect_timeout, secrets):
-    """Tables published for ``publications``, read on the publisher (read-only). Raises ConnectionFailed."""
+def publisher_to_check(current, desired):
+    """(connection pairs, publications) to check on the publisher before this run, or None. Pure.
+
+    The publisher is checked when the subscription is created, when its connection or its publications change, and
+    for refresh=true (which compares the publisher's tables with the subscription's).
+    """
+    if desired['state'] != 'present':
+        return None
+    if current is None:
+        if desired['connection_pairs'] is None or desired['publications'] is None:
+            return None  # plan() refuses it and names the missing option
+        return desired['connection_pairs'], desired['publications']
+    connection_changes = desired['connection'] is not None and desired['connection'] != current.get('conninfo')
+    publications_change = (desired['publications'] is not None
+                           and sorted(set(desired['publications'])) != sorted(set(current['publications'])))
+    if not (connection_changes or publications_change or desired['refresh']):
+        return None
+    pairs = desired['connection_pairs'] if desired['connection_pairs'] is not None else list(current['conninfo'].items())
+    return pairs, desired['publications'] if desired['publications'] is not None else current['publications']
+
+
+def read_publisher(conninfo_pairs, publications, slot_name, connect_timeout, secrets):
+    """What the subscription will find on the publisher, read there (read-only), with the subscription's connection.
+
+    Returns a dict: ``tables`` (set of 'schema.table' published for ``publications``), ``missing`` (publications that
+    do not exist), ``slot`` (the slot ``slot_name``: {active} or None), ``replication`` (whether the role may open the
+    replication connection a subscription uses), ``user`` and ``database``. Raises ConnectionFailed, never with the
+    password. The connection is made from the host the module runs on, normally the subscriber.
+    """
     keys = set(key for key, _value in conninfo_pairs)
     kwargs = {}
     if 'connect_timeout' not in keys:
@@ -1087,15 +1154,49 @@ def read_publisher_tables(conninfo_pairs, publications, connect_timeout, secrets
     try:
         conn = psycopg2.connect(build_conninfo(conninfo_pairs), **kwargs)
     except psycopg2.Error as exc:
-        raise ConnectionFailed(scrub_all('unable to connect to the publisher to compare tables for refresh=true: %s'
-                                         % str(exc).strip(), secrets))
+        raise ConnectionFailed(scrub_all('could not connect to the publisher with the subscription\'s connection '
+                                         '(checked before any change; nothing was changed): %s' % str(exc).strip(), secrets))
     try:
         conn.set_session(readonly=True, autocommit=True)
         rows = fetch_all(conn, 'SELECT DISTINCT schemaname || %s || tablename AS name FROM pg_catalog.pg_publication_tables '
                                'WHERE pubname = ANY(%s)', ('.', list(publications)))
+        found = set(row['pubname'] for row in fetch_all(
+            conn, 'SELECT pubname::text AS pubname FROM pg_catalog.pg_publication WHERE pubname = ANY(%s)',
+            (list(publications),)))
+        facts = fetch_one(conn, 'SELECT current_user::text AS user, pg_catalog.current_database()::text AS database, '
+                                '(r.rolreplication OR r.rolsuper) AS replication FROM pg_catalog.pg_roles r '
+                                'WHERE r.rolname = current_user')
+        facts['slot'] = fetch_one(conn, 'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = %s',
+                                  (slot_name,)) if slot_name else None
     finally:
         conn.close()
-    return set(row['name'] for row in rows)
+    facts['tables'] = set(row['name'] for row in rows)
+    facts['missing'] = [pub for pub in publications if pub not in found]
+    return facts
+
+
+def check_publisher(publisher, desired, creating):
+    """Refuse what the subscription would fail on, or be useless with, on that publisher. Pure.
+
+    Raises InvalidInput or Conflict; called in both modes, so check mode fails where the real run would.
+    """
+    where = 'database %s on the publisher' % publisher['database']
+    if publisher['missing']:
+        missing = publisher['missing']
+        raise InvalidInput('publications: %s %s not exist in %s; nothing was changed'
+                           % (', '.join("'%s'" % pub for pub in missing), 'does' if len(missing) == 1 else 'do', where))
+    if not publisher['replication']:
+        raise InvalidInput('connection.user: role %s on the publisher has neither REPLICATION nor superuser, which a '
+                           'subscription needs to stream changes; nothing was changed' % publisher['user'])
+    if desired['wait'] and not publisher['tables']:
+        raise InvalidInput('wait=true: publications %s publish no table in %s, so there is nothing to wait for; add '
+                           'tables to them first, or set wait=false; nothing was changed'
+                           % (', '.join(desired['publications'] or []), where))
+    if creating and desired['create_slot'] is not False and publisher['slot'] is not None:
+        raise Conflict("slot_name: replication slot '%s' already exists on the publisher, and creating the subscription "
+                       "would create it; set create_slot=false to use that slot, set slot_name to another name, or drop "
+                       "it on the publisher (pgha.replication.pg_replication_slot state=absent); nothing was changed"
+                       % (desired['slot_name'] or desired['name']))
 
 
 def wait_ready(conn, oid, timeout):
@@ -1111,33 +1212,62 @@ def wait_ready(conn, oid, timeout):
         time.sleep(0.5)
 
 
-def _keep_secrets_out_of_server_log(conn):
-    """Stop this session from logging the statements that carry the publisher's password (superuser only).
+# Settings that keep a statement out of pg_stat_activity and the server log, with the server version that has them.
+# All are superuser settings (PostgreSQL 15: or GRANT SET ON PARAMETER).
+HIDING_SETTINGS = (('track_activities', 'off', 0), ('log_statement', 'none', 0), ('log_min_error_statement', 'panic', 0),
+                   ('log_min_duration_statement', '-1', 0), ('log_min_duration_sample', '-1', 130000),
+                   ('log_transaction_sample_rate', '0', 120000))
 
-    A role that may not change these settings keeps the server's; the statements are then logged as configured.
+
+def hiding_settings(conn, server):
+    """The (setting, value) pairs to set for this server before a statement that carries a password.
+
+    pg_stat_statements, when loaded, would keep the statement text too: its track_utility is turned off as well.
     """
-    for setting in ('log_statement', 'log_min_error_statement', 'log_min_duration_statement'):
-        value = {'log_statement': 'none', 'log_min_error_statement': 'panic', 'log_min_duration_statement': '-1'}[setting]
-        try:
-            execute(conn, sql.SQL('SET {0} = %s').format(sql.Identifier(setting)), (value,))
-        except PgHaError:
-            return False
-    return True
+    pairs = [(name, value) for name, value, minimum in HIDING_SETTINGS if server['version_num'] >= minimum]
+    if fetch_one(conn, "SELECT current_setting('pg_stat_statements.track_utility', true) AS v")['v'] is not None:
+        pairs.append(('pg_stat_statements.track_utility', 'off'))
+    return pairs
 
 
-def apply(conn, steps):
+def check_may_hide(conn, server, settings):
+    """Raise Unsupported unless this role may change every one of ``settings``: the password must not be shown."""
+    row = fetch_one(conn, 'SELECT current_user::text AS u, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user')
+    if row['rolsuper']:
+        return
+    refused = [name for name, _value in settings]
+    if server['version_num'] >= 150000:
+        refused = [name for name in refused if not fetch_one(
+            conn, "SELECT pg_catalog.has_parameter_privilege(%s, 'SET') AS ok", (name,))['ok']]
+    if refused:
+        raise Unsupported(
+            'the statement that carries connection.password is run with activity tracking and statement logging off, '
+            'so that no other session and no server log sees the password; role %s may not change %s (superuser, or '
+            'on PostgreSQL 15 GRANT SET ON PARAMETER, is needed); nothing was changed' % (row['u'], ', '.join(refused)))
+
+
+def apply(conn, steps, settings):
     """Run the planned steps; return the rendered statements (secrets masked).
 
+    Statements that carry a secret run with ``settings`` set for the session (not a transaction: CREATE SUBSCRIPTION
+    cannot run in one when it creates the slot), and reset right after.
     On failure the statements that did run are attached to the exception as ``details['queries']``.
     """
     ran = []
-    if any(st.params != st.shown for st in steps):
-        _keep_secrets_out_of_server_log(conn)
     try:
         for st in steps:
             query = compose(st)
             shown = render(conn, query, st.shown)
-            execute(conn, query, st.params)
+            hide = st.params != st.shown
+            if hide:
+                for name, value in settings:
+                    execute(conn, sql.SQL('SET {0} = %s').format(sql.Identifier(*name.split('.'))), (value,))
+            try:
+                execute(conn, query, st.params)
+            finally:
+                if hide:
+                    for name, _value in settings:
+                        execute(conn, sql.SQL('RESET {0}').format(sql.Identifier(*name.split('.'))))
             ran.append(shown)
     except PgHaError as exc:
         exc.details['queries'] = ran
@@ -1151,6 +1281,9 @@ def run(module, conn, secrets):
     desired = desired_from_params(params)
     server = server_facts(conn)
     current_user = fetch_one(conn, 'SELECT current_user AS u')['u']
+    if not module.check_mode:
+        # Serialise concurrent runs on this subscription; the second one reads what the first one made.
+        lock_object(conn, 'subscription', desired['name'])
     current = read_subscription(conn, desired['name'], server)
     if current is not None:
         for key in SECRET_KEYS:
@@ -1158,18 +1291,28 @@ def run(module, conn, secrets):
                 secrets.append(current['conninfo'][key])
 
     publisher_tables = subscribed_tables = origin_lsn = None
+    if desired['state'] == 'present':
+        # What can be refused without the publisher is refused first (plan() checks the same again).
+        _check_supported(desired, server['version_num'])
+        if current is None:
+            check_creatable(desired)
+    publisher = publisher_to_check(current, desired)
+    if publisher is not None:
+        pairs, publications = publisher
+        facts = read_publisher(pairs, publications, desired['slot_name'] or desired['name'], params['connect_timeout'],
+                               secrets)
+        check_publisher(facts, desired, current is None)
+        publisher_tables = facts['tables']
     if current is not None and desired['state'] == 'present':
-        if desired['refresh'] and (desired['publications'] is None
-                                   or sorted(set(desired['publications'])) == sorted(set(current['publications']))):
-            pairs = desired['connection_pairs']
-            if pairs is None:
-                pairs = list(current['conninfo'].items())
-            publisher_tables = read_publisher_tables(pairs, current['publications'], params['connect_timeout'], secrets)
+        if desired['refresh']:
             subscribed_tables = set(t['name'] for t in read_tables(conn, current['oid']))
         if desired['skip_lsn'] is not None:
             origin_lsn = read_origin_lsn(conn, current['oid'])
 
     steps = plan(current, desired, server, publisher_tables, subscribed_tables, origin_lsn)
+    settings = hiding_settings(conn, server)
+    if any(st.params != st.shown for st in steps):
+        check_may_hide(conn, server, settings)
     changed_password = bool(steps) and password_changed(current, desired) and any(
         ' CONNECTION ' in st.template for st in steps)
     if module.check_mode:
@@ -1177,7 +1320,12 @@ def run(module, conn, secrets):
         after = predict(current, desired, server, steps, current_user)
         tables = read_tables(conn, current['oid']) if current is not None and after is not None else []
     else:
-        queries = apply(conn, steps)
+        settled = dict(desired, refresh=False, skip_lsn=None)
+        queries, raced = converge(lambda: apply(conn, steps, settings),
+                                  lambda: read_subscription(conn, desired['name'], server),
+                                  lambda sub: not plan(sub, settled, server), "subscription '%s'" % desired['name'])
+        if raced:
+            steps = queries  # made (or dropped) by someone else as asked: only what ran before the race changed
         after = read_subscription(conn, desired['name'], server)
         tables = read_tables(conn, after['oid']) if after is not None else []
         if after is not None and desired['wait'] and desired['state'] == 'present':

@@ -281,3 +281,105 @@ def subscriber(pg_bindir, pg_base):
         yield cluster
     finally:
         cluster.stop()
+
+
+def run_concurrently(module, args, runs=5, check_mode=False, timeout=180):
+    """Start ``runs`` identical runs of a module at the same moment (each its own process, as two AWX jobs would) and
+    return their (rc, result) pairs."""
+    import threading
+    results = [None] * runs
+    barrier = threading.Barrier(runs)
+
+    def one(index):
+        barrier.wait()
+        results[index] = run_module(module, args, check_mode=check_mode, timeout=timeout)
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout + 30)
+    return results
+
+
+class GatedProxy(object):
+    """A TCP proxy to a cluster on 127.0.0.1 that holds the first ``gate`` connections until all of them have arrived
+    (or ``gate_timeout`` passed), then forwards every message after ``delay`` seconds.
+
+    Concurrent runs of a module through it start their sessions at the same moment and advance in lockstep, one
+    delayed round trip at a time, so that their reads all happen before any of their writes: the race of two AWX jobs,
+    made to happen every time instead of now and then.
+    """
+
+    def __init__(self, target_port, gate, delay=0.02, gate_timeout=20):
+        import threading
+        self.target_port = target_port
+        self.delay = delay
+        self.gate_timeout = gate_timeout
+        self.arrived = threading.Semaphore(0)
+        self.open = threading.Event()
+        self.gate = gate
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.closed = False
+        self.threading = threading
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                time.sleep(self.delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _serve(self, client):
+        self.arrived.release()
+        self.open.wait(self.gate_timeout)
+        server = socket.create_connection(('127.0.0.1', self.target_port))
+        for src, dst in ((client, server), (server, client)):
+            self.threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, dummy = self.listener.accept()
+            except OSError:
+                return
+            self.threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _gatekeeper(self):
+        deadline = time.time() + self.gate_timeout
+        for dummy in range(self.gate):
+            if not self.arrived.acquire(timeout=max(0.1, deadline - time.time())):
+                break
+        self.open.set()
+
+    def __enter__(self):
+        self.threading.Thread(target=self._accept, daemon=True).start()
+        self.threading.Thread(target=self._gatekeeper, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+        self.open.set()
+        self.listener.close()
+
+
+def run_in_lockstep(cluster, module, args, runs=5, check_mode=False, timeout=180):
+    """``runs`` identical runs of a module, connected over TCP through a GatedProxy, so that they race for real."""
+    with GatedProxy(cluster.port, runs) as proxy:
+        module_args = dict(args, login_host='127.0.0.1', port=proxy.port)
+        module_args.pop('login_unix_socket', None)
+        return run_concurrently(module, module_args, runs=runs, check_mode=check_mode, timeout=timeout)

@@ -11,9 +11,15 @@ other tests sharing the cluster are not affected (FOR ALL TABLES included).
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import threading
+import time
+
+import psycopg2
 import pytest
 
-from .conftest import run_module
+from ansible_collections.pgha.replication.plugins.modules import pg_publication as mod
+
+from .conftest import run_in_lockstep, run_module
 
 MODULE = 'pg_publication'
 DB = 'pubtest_db'
@@ -339,17 +345,84 @@ def test_create_all_tables_with_owner(cluster, pubname):
 
 
 def test_failed_statement_rolls_back_everything(cluster, pubname):
-    # PostgreSQL 15 refuses schemas in a publication with a column list. The DROP TABLE that runs first must be
-    # rolled back with the failing ADD TABLES IN SCHEMA.
-    tables = [dict(name='pubtest_items', columns=['id']), dict(name='pubtest_orders')]
-    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=tables))
+    # An event trigger refuses the ADD TABLES IN SCHEMA, which the module cannot predict. The DROP TABLE that runs
+    # first must be rolled back with it.
+    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items'), dict(name='pubtest_orders')]))
     assert rc == 0 and res['changed'], res
     before = state(cluster, pubname)
-    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items', columns=['id'])],
-                                      tables_in_schema=['pubtest_s1']))
-    assert rc != 0 and 'rolled back' in res['msg'], res
+    cluster.query("CREATE FUNCTION pubtest_refuse() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN "
+                  "IF current_query() LIKE '%%ADD TABLES IN SCHEMA%%' THEN RAISE EXCEPTION 'pubtest refuses'; END IF; END$$",
+                  dbname=DB)
+    cluster.query("CREATE EVENT TRIGGER pubtest_refuse ON ddl_command_end WHEN TAG IN ('ALTER PUBLICATION') "
+                  'EXECUTE FUNCTION pubtest_refuse()', dbname=DB)
+    try:
+        rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items')],
+                                          tables_in_schema=['pubtest_s1']))
+    finally:
+        cluster.query('DROP EVENT TRIGGER pubtest_refuse', dbname=DB)
+        cluster.query('DROP FUNCTION pubtest_refuse()', dbname=DB)
+    assert rc != 0 and 'pubtest refuses' in res['msg'] and 'rolled back' in res['msg'], res
     assert res['queries'] == ['ALTER PUBLICATION "%s" DROP TABLE "public"."pubtest_orders"' % pubname]
     assert state(cluster, pubname) == before
+
+
+def test_column_list_with_schemas_refused_in_both_modes(cluster, pubname):
+    # PostgreSQL 15 refuses column lists in a publication that publishes schemas: check mode must fail as apply does,
+    # whether the schemas, the column list or neither is given in this run.
+    if cluster.query("SELECT current_setting('server_version_num')::int AS v")[0]['v'] >= 160000:
+        pytest.skip('PostgreSQL 16 allows column lists with schemas')
+    columns = [dict(name='pubtest_items', columns=['id'])]
+    assert_refused(cluster, pubname, dict(tables=columns, tables_in_schema=['pubtest_s1']),
+                   'tables[0].columns (public.pubtest_items): PostgreSQL 15 does not allow column lists')
+    rc, res = run_module(MODULE, args(cluster, name=pubname, tables=columns))
+    assert rc == 0 and res['changed'], res
+    assert_refused(cluster, pubname, dict(tables_in_schema=['pubtest_s1']), 'does not allow column lists')
+    cluster.query('ALTER PUBLICATION %s SET TABLE pubtest_orders, TABLES IN SCHEMA pubtest_s2' % pubname, dbname=DB)
+    assert_refused(cluster, pubname, dict(tables=columns), 'does not allow column lists')
+    assert state(cluster, pubname)['schemas'] == ['pubtest_s2']
+
+
+@pytest.mark.parametrize('module_args, needle', [
+    (dict(tables_in_schema=['pg_catalog']), 'pg_catalog is a system schema'),
+    (dict(tables_in_schema=['information_schema']), 'information_schema is a system schema'),
+    (dict(tables=[dict(name='pubtest_parted', columns=['id'])], publish_via_partition_root=False),
+     'a partitioned table cannot have a column list or row filter'),
+    (dict(tables=[dict(name='pubtest_parted', row_filter="region = 'eu'")]),
+     'WHERE clause cannot be used for a partitioned table'),
+], ids=['pg_catalog', 'information_schema', 'partitioned columns', 'partitioned filter'])
+def test_server_rules_predicted_in_check_mode(cluster, pubname, module_args, needle):
+    """What the server would refuse is refused in both modes, before any statement (the server's own refusal is the
+    check: without the module's rule, apply fails with the server's error, check mode reports a change)."""
+    assert_refused(cluster, pubname, module_args, needle)
+
+
+def test_via_root_off_with_filtered_partitioned_table_refused_in_both_modes(cluster, pubname):
+    # The tables are not managed in the second run: only the option changes, which the server refuses.
+    rc, res = run_module(MODULE, args(cluster, name=pubname, publish_via_partition_root=True,
+                                      tables=[dict(name='pubtest_parted', row_filter="region = 'eu'")]))
+    assert rc == 0 and res['changed'], res
+    assert_refused(cluster, pubname, dict(publish_via_partition_root=False),
+                   'a partitioned table cannot have a column list or row filter')
+    assert state(cluster, pubname)['pubviaroot'] is True
+
+
+def test_non_superuser_schemas_refused_in_both_modes(cluster, pubname):
+    cluster.query('DROP OWNED BY pubtest_plain', dbname=DB) if cluster.query(
+        "SELECT 1 FROM pg_roles WHERE rolname = 'pubtest_plain'") else None
+    cluster.query('DROP ROLE IF EXISTS pubtest_plain')
+    cluster.query('CREATE ROLE pubtest_plain LOGIN')
+    cluster.query('GRANT CREATE ON DATABASE %s TO pubtest_plain' % DB)
+    try:
+        for module_args, needle in ((dict(tables_in_schema=['pubtest_s1']), 'need superuser'),
+                                    (dict(tables=[dict(name='pubtest_items')]), 'does not own it')):
+            for check_mode in (True, False):
+                rc, res = run_module(MODULE, args(cluster, name=pubname, login_user='pubtest_plain', **module_args),
+                                     check_mode=check_mode)
+                assert rc != 0 and needle in res['msg'], res
+            assert state(cluster, pubname) is None
+    finally:
+        cluster.query('REVOKE CREATE ON DATABASE %s FROM pubtest_plain' % DB)
+        cluster.query('DROP ROLE pubtest_plain')
 
 
 @pytest.mark.parametrize('name', ["bad'name", 'Upper', 'with space', 'x; DROP TABLE t', 'a' * 64, '', 'x"y', 'ü', 'a-b'])
@@ -395,3 +468,118 @@ def test_bad_table_refused_on_existing_publication(cluster, pubname):
 def test_absent_when_missing_is_no_change(cluster, pubname):
     assert_unchanged(cluster, pubname, dict(state='absent'))
     assert state(cluster, pubname) is None
+
+
+HOSTILE_FILTERS = [
+    'true); commit; drop table public.pubtest_victim; --',
+    'true); commit; drop table public.pubtest_victim; select (true',
+    'true; commit; drop table public.pubtest_victim',
+    "region = E'\\''); commit; drop table public.pubtest_victim; --",
+    "region = 'x' /* */); commit; drop table public.pubtest_victim; --",
+    "region = $$x$$); commit; drop table public.pubtest_victim; --",
+    'true) WITH (publish = \'insert\'',
+    'true -- the rest of the statement is swallowed',
+]
+
+
+def victim_present(cluster):
+    return cluster.query("SELECT to_regclass('public.pubtest_victim') IS NOT NULL AS present", dbname=DB)[0]['present']
+
+
+def scratch_publications(cluster):
+    return cluster.query("SELECT pubname FROM pg_publication WHERE pubname LIKE 'pgha\\_scratch\\_%%'", dbname=DB)
+
+
+@pytest.mark.parametrize('row_filter', HOSTILE_FILTERS)
+def test_hostile_row_filter_runs_nothing_in_either_mode(cluster, pubname, row_filter):
+    """The issue's data loss: a COMMIT in a row filter ended the scratch transaction and the DROP that followed stayed."""
+    cluster.query('CREATE TABLE IF NOT EXISTS public.pubtest_victim (id int)', dbname=DB)
+    try:
+        for check_mode in (True, False):
+            rc, res = run_module(MODULE, args(cluster, name=pubname, tables=[
+                dict(name='pubtest_orders'), dict(name='pubtest_items', row_filter=row_filter)]), check_mode=check_mode)
+            assert victim_present(cluster), 'the hostile row filter dropped a table'
+            assert scratch_publications(cluster) == [], 'a scratch publication was committed'
+            assert state(cluster, pubname) is None
+            assert rc != 0 and res['failed'], res
+            assert 'tables[1].row_filter must be one SQL expression' in res['msg'], res['msg']
+    finally:
+        cluster.query('DROP TABLE IF EXISTS public.pubtest_victim', dbname=DB)
+
+
+@pytest.mark.parametrize('row_filter', HOSTILE_FILTERS[:3])
+def test_scratch_step_runs_one_statement_even_without_the_expression_check(cluster, row_filter):
+    """The second barrier on its own: the normalising step is handed the hostile text directly (as if the
+    expression check had missed it) and must still run nothing but one statement."""
+    cluster.query('CREATE TABLE IF NOT EXISTS public.pubtest_victim (id int)', dbname=DB)
+    conn = psycopg2.connect(**cluster.dsn(dbname=DB))
+    conn.autocommit = True
+    try:
+        facts = mod.read_facts(conn)
+        member = mod._resolve_table(conn, 0, dict(name='pubtest_items', row_filter=row_filter))
+        try:
+            mod._normalise_row_filters(conn, [member], False, facts)
+            refused = None
+        except mod.PgHaError as exc:
+            refused = exc.msg
+        assert victim_present(cluster), 'the hostile row filter dropped a table'
+        assert scratch_publications(cluster) == [], 'a scratch publication was committed'
+        assert refused and 'tables[0].row_filter' in refused and 'the server refused' in refused, refused
+    finally:
+        conn.close()
+        cluster.query('DROP TABLE IF EXISTS public.pubtest_victim', dbname=DB)
+
+
+@pytest.mark.parametrize('row_filter, deparsed', [
+    ("name = 'a;b'", "(name = 'a;b'::text)"),
+    ("name = E'it\\'s; --fine'", "(name = 'it''s; --fine'::text)"),
+    ("name = $q$ ); commit; $q$", "(name = ' ); commit; '::text)"),
+    ('"region" = \'x\' AND (id > 1 OR (id < -1))', "((region = 'x'::text) AND ((id > 1) OR (id < '-1'::integer)))"),
+])
+def test_semicolons_and_comment_marks_inside_literals_are_accepted_four_steps(cluster, pubname, row_filter, deparsed):
+    res = four_steps(cluster, pubname, dict(tables=[dict(name='pubtest_items', row_filter=row_filter)]))
+    assert state(cluster, pubname)['tables'][0]['row_filter'] == deparsed
+    assert res['publication']['tables'][0]['row_filter'] == deparsed
+    assert scratch_publications(cluster) == []
+
+
+def test_concurrent_identical_runs_converge(cluster, pubname):
+    """Five identical runs at once, in lockstep: all succeed, one publication, one run reports the change; the same
+    for five drops."""
+    module_args = args(cluster, name=pubname, tables=[dict(name='pubtest_items', row_filter='id > 5')])
+    results = run_in_lockstep(cluster, MODULE, module_args, runs=5)
+    assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+    assert publication_count(cluster) == 1 and state(cluster, pubname)['tables'][0]['row_filter'] == '(id > 5)'
+    assert sum(1 for rc, res in results if res['changed']) == 1
+    assert scratch_publications(cluster) == []
+
+    results = run_in_lockstep(cluster, MODULE, args(cluster, name=pubname, state='absent'), runs=5)
+    assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+    assert state(cluster, pubname) is None
+    assert sum(1 for rc, res in results if res['changed']) == 1
+
+
+@pytest.mark.parametrize('same', [True, False], ids=['same publication', 'another publication'])
+def test_created_by_someone_else_meanwhile_is_reread(cluster, pubname, same):
+    """A publication created (not by this collection) between the module's read and its CREATE: the CREATE waits for
+    it, fails with a unique violation and is rolled back, the module reads again: success when it is what was asked,
+    else a conflict."""
+    other = cluster.connect(dbname=DB)
+    other.autocommit = False
+    outcome = {}
+    try:
+        other.cursor().execute('CREATE PUBLICATION %s FOR TABLE %s' % (pubname, 'pubtest_items' if same else 'pubtest_orders'))
+        runner = threading.Thread(target=lambda: outcome.update(result=run_module(
+            MODULE, args(cluster, name=pubname, tables=[dict(name='pubtest_items')]))))
+        runner.start()
+        time.sleep(3)  # the module's CREATE PUBLICATION now waits for this transaction (unique index)
+        other.commit()
+        runner.join(60)
+    finally:
+        other.close()
+    rc, res = outcome['result']
+    if same:
+        assert rc == 0 and res['changed'] is False and res['queries'] == [], res
+    else:
+        assert rc != 0 and 'was changed by someone else' in res['msg'], res
+    assert [t['name'] for t in state(cluster, pubname)['tables']] == ['public.pubtest_items' if same else 'public.pubtest_orders']

@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from .conftest import PASSWORD, PASSWORD_ROLE, background, run_module
+from .conftest import PASSWORD, PASSWORD_ROLE, background, run_in_lockstep, run_module
 
 MODULE = 'pg_replication_slot'
 
@@ -250,3 +250,28 @@ def test_logical_slot_on_pg15_standby_refused(standby):
     rc, res = run_module(MODULE, standby.conn_args(name='logi_standby', slot_type='logical'))
     assert rc != 0 and 'standby' in res['msg'], res
     assert slot_count(standby) == before
+
+
+@pytest.mark.parametrize('slot_args', [dict(slot_type='logical', login_db='otherdb'), dict(slot_type='physical')],
+                         ids=['logical', 'physical'])
+def test_concurrent_identical_runs_converge(primary, slot_args):
+    """Five identical runs at once (two AWX jobs, a retried play): all succeed, one slot, one run reports the change;
+    the same for five drops at once. The runs go through a proxy that makes them read before any of them writes."""
+    name = 'conc_%s' % slot_args['slot_type']
+    module_args = primary.conn_args(name=name, **slot_args)
+    try:
+        for trial in range(2):
+            results = run_in_lockstep(primary, MODULE, module_args, runs=5)
+            assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+            assert [r['slot_name'] for r in primary.query(
+                'SELECT slot_name FROM pg_replication_slots WHERE slot_name = %s', (name,))] == [name]
+            assert sum(1 for rc, res in results if res['changed']) == 1, 'trial %d: exactly one run creates it' % trial
+            row = slot_row(primary, name)
+            assert row['slot_type'] == slot_args['slot_type']
+
+            results = run_in_lockstep(primary, MODULE, dict(module_args, state='absent'), runs=5)
+            assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+            assert slot_row(primary, name) is None
+            assert sum(1 for rc, res in results if res['changed']) == 1, 'trial %d: exactly one run drops it' % trial
+    finally:
+        primary.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s', (name,))

@@ -11,11 +11,16 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import json
+import os
 import re
+import threading
+import time
 
 import pytest
 
-from .conftest import PASSWORD, PASSWORD_ROLE, run_module
+from ansible_collections.pgha.replication.plugins.modules import pg_subscription as mod
+
+from .conftest import PASSWORD, PASSWORD_ROLE, run_in_lockstep, run_module
 
 MODULE = 'pg_subscription'
 DB = 'subtest_db'
@@ -236,8 +241,9 @@ def test_disable_enable_and_options_four_steps(clusters):
         primary.wait_for(lambda: primary.query("SELECT 1 FROM pg_stat_replication WHERE application_name = 'subtest_app'"),
                          what='the subscription to reconnect with the new application_name')
 
-        # A new password is applied (and shown as changed, masked) even though nothing else differs.
-        primary.query("ALTER ROLE %s PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD))
+        # A new password is applied (and shown as changed, masked) even though nothing else differs. The publisher is
+        # checked with it first, so the role's password is changed there before.
+        primary.query("ALTER ROLE %s PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD + 'x'))
         rc, res = run_module(MODULE, dict(opts, connection=pub_conn(primary, application_name='subtest_app', connect_timeout=5,
                                                                     password=PASSWORD + 'x')), check_mode=True)
         assert rc == 0 and res['changed'] is True and len(res['queries']) == 1, res
@@ -245,6 +251,7 @@ def test_disable_enable_and_options_four_steps(clusters):
         assert res['diff']['before']['connection']['password'] == '********'
         assert PASSWORD not in json.dumps(res)
     finally:
+        primary.query("ALTER ROLE %s PASSWORD '%s'" % (PASSWORD_ROLE, PASSWORD))
         cleanup(clusters, name)
 
 
@@ -312,7 +319,7 @@ def test_password_never_shown_on_failure(clusters):
         assert res['subscription']['connection']['password'] == '********' and res['subscription']['enabled'] is False
         no_password(res)
         rc, res = run_module(MODULE, args(subscriber, name, enabled=True, refresh=True))
-        assert rc != 0 and 'unable to connect to the publisher' in res['msg'], res
+        assert rc != 0 and 'could not connect to the publisher' in res['msg'], res
         no_password(res)
         rc, res = run_module(MODULE, args(subscriber, name, state='absent', drop_slot=False))
         assert rc == 0 and res['changed'] is True, res
@@ -436,17 +443,218 @@ def test_bad_input_refused_with_nothing_created(clusters, extra, needle):
     assert (sub_count(subscriber), slot_names(primary)) == before
 
 
+def subscribed(clusters, name, table, pub):
+    """A fresh table published as ``pub`` and a subscription ``name`` to it, made by the module; its catalog row."""
+    primary, subscriber = clusters
+    make_tables(clusters, table)
+    publish(primary, pub, [table])
+    rc, res = run_module(MODULE, args(subscriber, name, publications=[pub], connection=pub_conn(primary)))
+    assert rc == 0 and res['changed'], res
+    return sub_row(subscriber, name)
+
+
 def test_create_only_option_change_refused(clusters):
     primary, subscriber = clusters
     name = 'subtest_2pc'
-    make_tables(clusters, 'subtest_q1')
-    publish(primary, 'subtest_pub_q', ['subtest_q1'])
     try:
-        rc, res = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_q'], connection=pub_conn(primary)))
-        assert rc == 0 and res['changed'], res
-        before = sub_row(subscriber, name)
+        before = subscribed(clusters, name, 'subtest_q1', 'subtest_pub_q')
         rc, res = run_module(MODULE, args(subscriber, name, two_phase=True))
         assert rc != 0 and 'two_phase applies at creation only' in res['msg'] and 'state=absent' in res['msg'], res
         assert sub_row(subscriber, name) == before
     finally:
+        cleanup(clusters, name)
+
+
+def publisher_refusals(primary):
+    return [
+        (dict(publications=['subtest_pub_missing']), "publications: 'subtest_pub_missing' does not exist"),
+        (dict(publications=['subtest_pub_v', 'subtest_pub_missing']), "'subtest_pub_missing' does not exist"),
+        (dict(publications=['subtest_pub_v"; DROP TABLE t; --']), 'publications[0]: invalid publication name'),
+        (dict(publications=["it's"]), 'publications[0]: invalid publication name'),
+        (dict(publications=['subtest_pub_empty'], wait=True), 'publish no table'),
+        (dict(connection=pub_conn(primary, port=1)), 'could not connect to the publisher'),
+        (dict(connection=pub_conn(primary, password=PASSWORD + '-wrong')), 'could not connect to the publisher'),
+        (dict(connection=pub_conn(primary, host=['127.0.0.1 x'])), 'could not connect to the publisher'),
+        (dict(connection=pub_conn(primary, user='subtest_norepl', password=None)), 'neither REPLICATION nor superuser'),
+        (dict(slot_name='subtest_taken'), "replication slot 'subtest_taken' already exists on the publisher"),
+        (dict(slot_name='none'), "invalid slot_name 'none'"),
+    ]
+
+
+REFUSAL_IDS = ['missing publication', 'one of two missing', 'quotes and semicolon', 'quote', 'wait with no table',
+               'unreachable', 'wrong password', 'host with a space', 'no replication attribute', 'slot exists',
+               'slot_name none']
+
+
+@pytest.mark.parametrize('case', range(len(REFUSAL_IDS)), ids=REFUSAL_IDS)
+def test_publisher_checked_before_create_in_both_modes(clusters, case):
+    """Check mode fails exactly where apply would (or where apply would create something useless), nothing is made."""
+    primary, subscriber = clusters
+    make_tables(clusters, 'subtest_v1')
+    publish(primary, 'subtest_pub_v', ['subtest_v1'])
+    primary.query('DROP PUBLICATION IF EXISTS subtest_pub_empty', dbname=DB)
+    primary.query('CREATE PUBLICATION subtest_pub_empty', dbname=DB)
+    primary.query('DROP ROLE IF EXISTS subtest_norepl')
+    primary.query('CREATE ROLE subtest_norepl LOGIN')
+    primary.query("SELECT pg_create_logical_replication_slot('subtest_taken', 'pgoutput')", dbname=DB)
+    extra, needle = publisher_refusals(primary)[case]
+    module_args = args(subscriber, 'subtest_checked', publications=['subtest_pub_v'], connection=pub_conn(primary))
+    module_args.update(extra)
+    before = (sub_count(subscriber), slot_names(primary))
+    try:
+        for check_mode in (True, False):
+            rc, res = run_module(MODULE, module_args, check_mode=check_mode)
+            assert rc != 0 and res['failed'], (check_mode, res)
+            assert needle in res['msg'], (check_mode, res['msg'])
+            no_password(res)
+            assert (sub_count(subscriber), slot_names(primary)) == before, 'nothing may be created'
+    finally:
+        primary.query("SELECT pg_drop_replication_slot('subtest_taken')")
+        primary.query('DROP ROLE subtest_norepl')
+        cleanup(clusters, 'subtest_checked')
+
+
+def test_publisher_checked_before_alter_in_both_modes(clusters):
+    primary, subscriber = clusters
+    name = 'subtest_alter_checked'
+    try:
+        before = subscribed(clusters, name, 'subtest_w1', 'subtest_pub_w')
+        for extra, needle in ((dict(publications=['subtest_pub_w', 'subtest_pub_gone']), "'subtest_pub_gone' does not exist"),
+                              (dict(connection=pub_conn(primary, password='not-it')), 'could not connect to the publisher')):
+            for check_mode in (True, False):
+                rc, res = run_module(MODULE, args(subscriber, name, **extra), check_mode=check_mode)
+                assert rc != 0 and needle in res['msg'], (check_mode, res)
+                no_password(res)
+            assert sub_row(subscriber, name) == before
+    finally:
+        cleanup(clusters, name)
+
+
+def test_password_hidden_from_other_sessions_and_the_log_while_the_slot_waits(clusters):
+    """An observer polls pg_stat_activity on both sides while CREATE SUBSCRIPTION is held up (creating a logical slot
+    waits for the publisher's running transactions, and one is kept open), with every statement logged."""
+    primary, subscriber = clusters
+    name = 'subtest_hidden'
+    make_tables(clusters, 'subtest_h1')
+    publish(primary, 'subtest_pub_h', ['subtest_h1'])
+    for setting, value in (('log_statement', 'all'), ('log_min_duration_statement', '0')):
+        subscriber.query("ALTER SYSTEM SET %s = '%s'" % (setting, value))
+    subscriber.query('SELECT pg_reload_conf()')
+    log_start = os.path.getsize(subscriber.logfile)
+    holder = primary.connect(dbname=DB)
+    holder.autocommit = False
+    holder.cursor().execute('SELECT txid_current()')
+    seen, stop, outcome = [], threading.Event(), {}
+
+    def observe():
+        conns = dict(subscriber=subscriber.connect(), publisher=primary.connect())
+        try:
+            while not stop.is_set():
+                for where, conn in conns.items():
+                    with conn.cursor() as cur:
+                        cur.execute('SELECT application_name, state, query FROM pg_stat_activity WHERE pid <> pg_backend_pid()')
+                        seen.extend((where, app, state, query or '') for app, state, query in cur.fetchall())
+                time.sleep(0.02)
+        finally:
+            for conn in conns.values():
+                conn.close()
+
+    def create():
+        outcome['result'] = run_module(MODULE, args(subscriber, name, publications=['subtest_pub_h'],
+                                                    connection=pub_conn(primary)))
+
+    observer, runner = threading.Thread(target=observe), threading.Thread(target=create)
+    observer.start()
+    try:
+        runner.start()
+        primary.wait_for(lambda: any(q.startswith('CREATE_REPLICATION_SLOT') for w, a, st, q in list(seen)),
+                         what='the slot creation to wait on the publisher')
+        time.sleep(1)  # the observer keeps polling while CREATE SUBSCRIPTION waits
+        holder.rollback()
+        runner.join(120)
+    finally:
+        holder.close()
+        stop.set()
+        observer.join(30)
+        for setting in ('log_statement', 'log_min_duration_statement'):
+            subscriber.query('ALTER SYSTEM RESET %s' % setting)
+        subscriber.query('SELECT pg_reload_conf()')
+    try:
+        rc, res = outcome['result']
+        assert rc == 0 and res['changed'], res
+        assert sub_row(subscriber, name) is not None and name in slot_names(primary)
+        leaked = [(w, a, st, q) for w, a, st, q in seen if PASSWORD in q]
+        assert not leaked, 'the password was visible in pg_stat_activity: %r' % leaked[:1]
+        # The module's own session was there while it waited, with its statement hidden.
+        assert any(w == 'subscriber' and a == 'pgha.replication' and st == 'disabled' for w, a, st, q in seen)
+        with open(subscriber.logfile) as handle:
+            handle.seek(log_start)
+            log = handle.read()
+        assert 'pg_stat_activity' in log, 'statement logging was not on'
+        assert PASSWORD not in log, 'the statement with the password reached the server log'
+    finally:
+        cleanup(clusters, name)
+
+
+def test_concurrent_identical_runs_converge(clusters):
+    """Five identical runs at once, in lockstep: all succeed, one subscription and one slot, one run reports the
+    change; the same for five drops."""
+    primary, subscriber = clusters
+    name = 'subtest_conc'
+    make_tables(clusters, 'subtest_n1')
+    publish(primary, 'subtest_pub_n', ['subtest_n1'])
+    module_args = args(subscriber, name, publications=['subtest_pub_n'], connection=pub_conn(primary))
+    try:
+        results = run_in_lockstep(subscriber, MODULE, module_args, runs=5)
+        assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+        assert sub_count(subscriber) == 1 and sub_row(subscriber, name) is not None
+        assert [slot for slot in slot_names(primary) if slot == name] == [name]
+        assert sum(1 for rc, res in results if res['changed']) == 1
+        for rc, res in results:
+            no_password(res)
+
+        results = run_in_lockstep(subscriber, MODULE, args(subscriber, name, state='absent'), runs=5)
+        assert all(rc == 0 for rc, res in results), [res.get('msg') for rc, res in results if rc != 0]
+        assert sub_row(subscriber, name) is None and name not in slot_names(primary)
+        assert sum(1 for rc, res in results if res['changed']) == 1
+    finally:
+        cleanup(clusters, name)
+
+
+@pytest.mark.parametrize('same', [True, False], ids=['same subscription', 'another subscription'])
+def test_created_by_someone_else_meanwhile_is_reread(clusters, same):
+    """A subscription created (not by this collection) between the module's read and its CREATE: the module's
+    CREATE waits for it, fails with a unique violation, reads again: success when it is what was asked, else a
+    conflict."""
+    primary, subscriber = clusters
+    name = 'subtest_meanwhile'
+    make_tables(clusters, 'subtest_m1')
+    publish(primary, 'subtest_pub_m', ['subtest_m1'])
+    publish(primary, 'subtest_pub_m2', ['subtest_m1'])
+    conn = pub_conn(primary)
+    pairs = mod.desired_connection(dict(connection=dict(conn, host=[conn['host']], port=[conn['port']]), connection_extra=None))
+    other = subscriber.connect(dbname=DB)
+    other.autocommit = False
+    outcome = {}
+    try:
+        other.cursor().execute('CREATE SUBSCRIPTION %s CONNECTION %%s PUBLICATION %s WITH (connect = false)'
+                               % (name, 'subtest_pub_m' if same else 'subtest_pub_m2'), (mod.build_conninfo(pairs),))
+        runner = threading.Thread(target=lambda: outcome.update(result=run_module(MODULE, args(
+            subscriber, name, publications=['subtest_pub_m'], connection=conn, enabled=False, create_slot=False,
+            copy_data=False))))
+        runner.start()
+        time.sleep(3)  # the module's CREATE SUBSCRIPTION now waits for this transaction (unique index)
+        other.commit()
+        runner.join(60)
+        rc, res = outcome['result']
+        no_password(res)
+        if same:
+            assert rc == 0 and res['changed'] is False and res['queries'] == [], res
+            assert res['subscription']['publications'] == ['subtest_pub_m']
+        else:
+            assert rc != 0 and 'was changed by someone else' in res['msg'], res
+            assert sub_row(subscriber, name)['subpublications'] == ['subtest_pub_m2']
+        assert sub_count(subscriber) == 1
+    finally:
+        other.close()
         cleanup(clusters, name)

@@ -77,17 +77,17 @@ def desired(**overrides):
 
 # ------------------------------------------------------------------------------------------------ validation
 
-@pytest.mark.parametrize('name', ['p', 'p1', 'app_pub', '_x', 'a$b', 'a' * 63])
+@pytest.mark.parametrize('name', ['p', 'p1', 'app_pub', '_x', '1pub', 'a' * 63])
 def test_valid_names(name):
     mod.validate_publication_name(name)
 
 
 @pytest.mark.parametrize('name', [
-    '', None, 'P', 'AppPub', '1pub', 'with space', "quo'te", 'dq"x', 'x; DROP TABLE t', 'a-b', 'a.b', 'a' * 64,
+    '', None, 'P', 'AppPub', 'a$b', 'with space', "quo'te", 'dq"x', 'x; DROP TABLE t', 'a-b', 'a.b', 'a' * 64,
     u'\u00fc', 'tab\t', 'new\nline', '$x', 'pgha_scratch_x',
 ])
 def test_invalid_names(name):
-    with pytest.raises(InvalidInput, match='invalid publication name'):
+    with pytest.raises(InvalidInput, match='invalid publication name|reserved for the scratch'):
         mod.validate_publication_name(name)
 
 
@@ -105,8 +105,14 @@ def test_invalid_names(name):
     (dict(tables=[dict(name='t', row_filter='WHERE id > 5')]), 'without the WHERE keyword'),
     (dict(tables=[dict(name='t', row_filter='  where(id > 5)')]), 'without the WHERE keyword'),
     (dict(tables_in_schema=['s', 's']), "schema 's' is listed twice"),
-    (dict(tables_in_schema=['']), 'schema names must be non-empty'),
-    (dict(owner=''), 'owner must be a non-empty role name'),
+    (dict(tables_in_schema=['']), r'tables_in_schema\[0\]: invalid schema name'),
+    (dict(tables_in_schema=['s', 'x;y']), r'tables_in_schema\[1\]: invalid schema name'),
+    (dict(tables_in_schema=['"a b"']), r'tables_in_schema\[0\]: invalid schema name'),
+    (dict(tables_in_schema=['s', '"S"']), "schema '\"S\"' is listed twice|invalid schema name"),
+    (dict(owner=''), 'owner: invalid role name'),
+    (dict(owner='app"; drop'), 'owner: invalid role name'),
+    (dict(tables=[dict(name='t', row_filter='true); commit; drop table other; --')]), r'tables\[0\]\.row_filter must be one SQL'),
+    (dict(tables=[dict(name='t'), dict(name='u', row_filter='a > 1) OR (b < 2')]), r'tables\[1\]\.row_filter must be one SQL'),
 ])
 def test_invalid_params(overrides, message):
     with pytest.raises(InvalidInput, match=message):
@@ -371,3 +377,66 @@ def test_describe_scope():
 ])
 def test_needs_recreate(current, overrides, expected):
     assert mod.needs_recreate(current, desired(**overrides)) is expected
+
+
+# ------------------------------------------------------------------------------------------------ server rules
+
+SUPER = dict(PG15, superuser=True, can_create=True, database='app')
+PLAIN = dict(PG15, superuser=False, can_create=True, database='app')
+PG16 = dict(SUPER, version_num=160002, version='16.2')
+
+
+def member(name, relkind='r', owned=True, **extra):
+    value = table(name, **extra)
+    value.update(relkind=relkind, owned=owned)
+    return value
+
+
+OWNER_OK = dict(superuser=False, can_create=True, member=True)
+
+
+@pytest.mark.parametrize('current, overrides, facts, exc, message', [
+    (None, dict(tables=[member('public.t', columns=['a'])], tables_in_schema=[schema('s')]), SUPER, InvalidInput,
+     r'tables\[0\]\.columns \(public\.t\): PostgreSQL 15 does not allow column lists'),
+    # The schemas are not managed in this run, but the publication has one.
+    (pub(tables_in_schema=[schema('s')]), dict(tables=[member('public.t', columns=['a'])]), SUPER, InvalidInput,
+     'does not allow column lists'),
+    # The tables are not managed in this run, but one has a column list.
+    (pub(tables=[member('public.t', columns=['a'])]), dict(tables_in_schema=[schema('s')]), SUPER, InvalidInput,
+     'does not allow column lists'),
+    (None, dict(tables_in_schema=[schema('pg_catalog')]), SUPER, InvalidInput, 'pg_catalog is a system schema'),
+    (None, dict(tables_in_schema=[schema('pg_toast')]), SUPER, InvalidInput, 'system schema'),
+    (None, dict(tables=[member('public.p', relkind='p', row_filter='(a > 1)')]), SUPER, InvalidInput,
+     'a partitioned table cannot have a column list or row filter'),
+    (pub(tables=[member('public.p', relkind='p', columns=['a'])], publish_via_partition_root=True),
+     dict(publish_via_partition_root=False), SUPER, InvalidInput, 'partitioned table'),
+    (None, dict(tables=[member('public.t')]), dict(PLAIN, can_create=False), Unsupported, 'no CREATE privilege on database'),
+    (None, dict(all_tables=True), PLAIN, Unsupported, 'need superuser'),
+    (pub(), dict(tables_in_schema=[schema('s')]), PLAIN, Unsupported, 'need superuser'),
+    (None, dict(tables=[member('public.t', owned=False)]), PLAIN, Unsupported, r'tables\[0\] \(public\.t\): publishing a table needs its ownership'),
+    (None, dict(tables=[member('public.t')], owner='o', owner_role=dict(OWNER_OK, member=False)), PLAIN, Unsupported,
+     'must be a member of role o'),
+    (None, dict(tables=[member('public.t')], owner='o', owner_role=dict(OWNER_OK, can_create=False)), PLAIN, Unsupported,
+     'role o has no CREATE privilege'),
+    (pub(all_tables=True), dict(owner='o', owner_role=OWNER_OK), PLAIN, Unsupported, 'must be a superuser, and role o'),
+    (pub(tables_in_schema=[schema('s')]), dict(owner='o', owner_role=OWNER_OK), PLAIN, Unsupported, 'must be a superuser'),
+])
+def test_server_rules_refused(current, overrides, facts, exc, message):
+    with pytest.raises(exc, match=message):
+        mod.check_server_rules(current, desired(**overrides), facts)
+
+
+@pytest.mark.parametrize('current, overrides, facts', [
+    (None, dict(tables=[member('public.t', columns=['a'])], tables_in_schema=[schema('s')]), PG16),
+    (None, dict(tables=[member('public.t', columns=['a'])], tables_in_schema=[]), SUPER),
+    (pub(tables_in_schema=[schema('s')]), dict(tables_in_schema=[], tables=[member('public.t', columns=['a'])]), SUPER),
+    (None, dict(tables=[member('public.p', relkind='p', row_filter='(a > 1)')], publish_via_partition_root=True), SUPER),
+    (pub(tables=[member('public.t', owned=False)]), dict(tables=[member('public.t', owned=False)]), PLAIN),  # unchanged
+    (pub(tables_in_schema=[schema('s')]), dict(tables_in_schema=[schema('s')]), PLAIN),  # no schema added
+    (None, dict(tables=[member('public.t')], owner='o', owner_role=OWNER_OK), PLAIN),
+    # A superuser changes the owner without the server's owner checks.
+    (pub(all_tables=True), dict(owner='o', owner_role=dict(OWNER_OK, member=False, can_create=False)), SUPER),
+    (pub(all_tables=True), dict(state='absent'), PLAIN),
+])
+def test_server_rules_accepted(current, overrides, facts):
+    mod.check_server_rules(current, desired(**overrides), facts)

@@ -390,3 +390,81 @@ def test_argument_spec_hides_the_password():
     spec = mod.argument_spec()
     assert spec['connection']['options']['password']['no_log'] is True
     assert spec['login_password']['no_log'] is True
+
+
+# --- names, the publisher check, server rules known in advance --------------------------------------------------------
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(publications=['p1', 'p"; DROP TABLE t; --']), r'publications\[1\]: invalid publication name'),
+    (dict(publications=["it's"]), r'publications\[0\]: invalid publication name'),
+    (dict(publications=['App']), r'publications\[0\]: invalid publication name'),
+    (dict(publications=['a b']), r'publications\[0\]: invalid publication name'),
+    (dict(slot_name='none'), "invalid slot_name 'none'"),
+    (dict(name='s;1'), 'name: invalid subscription name'),
+])
+def test_names_follow_the_one_rule(overrides, message):
+    with pytest.raises(InvalidInput, match=message):
+        mod.validate_params(params(**overrides))
+
+
+PUBLISHER_OK = dict(tables={'public.t'}, missing=[], slot=None, replication=True, user='rep', database='app')
+
+
+@pytest.mark.parametrize('publisher, overrides, creating, exc, message', [
+    (dict(PUBLISHER_OK, missing=['p2']), dict(publications=['p1', 'p2']), True, InvalidInput,
+     "publications: 'p2' does not exist in database app on the publisher"),
+    (dict(PUBLISHER_OK, missing=['p1', 'p2']), dict(publications=['p1', 'p2']), True, InvalidInput, "'p1', 'p2' do not"),
+    (dict(PUBLISHER_OK, replication=False), {}, True, InvalidInput, 'connection.user: role rep on the publisher has neither'),
+    (dict(PUBLISHER_OK, tables=set()), dict(wait=True), True, InvalidInput, 'wait=true: publications p1 publish no table'),
+    (dict(PUBLISHER_OK, slot=dict(active=False)), {}, True, Conflict, "slot_name: replication slot 's1' already exists"),
+    (dict(PUBLISHER_OK, slot=dict(active=False)), dict(slot_name='other'), True, Conflict, "slot 'other' already exists"),
+])
+def test_check_publisher_refuses(publisher, overrides, creating, exc, message):
+    with pytest.raises(exc, match=message):
+        mod.check_publisher(publisher, desired(**dict(dict(publications=['p1'], connection=conn()), **overrides)), creating)
+
+
+@pytest.mark.parametrize('publisher, overrides, creating', [
+    (PUBLISHER_OK, {}, True),
+    (dict(PUBLISHER_OK, tables=set()), {}, True),                        # no table, but no wait
+    (dict(PUBLISHER_OK, slot=dict(active=False)), dict(create_slot=False), True),  # uses the existing slot
+    (dict(PUBLISHER_OK, slot=dict(active=True)), {}, False),             # not creating: the slot is the subscription's
+])
+def test_check_publisher_accepts(publisher, overrides, creating):
+    mod.check_publisher(publisher, desired(publications=['p1'], connection=conn(), **overrides), creating)
+
+
+@pytest.mark.parametrize('current, overrides, expected', [
+    (None, dict(publications=['p1'], connection=conn()), 'desired'),
+    (None, dict(publications=['p1']), None),                             # plan() refuses: connection missing
+    (sub(), {}, None),                                                   # nothing changes: not checked
+    (sub(), dict(enabled=False), None),
+    (sub(), dict(publications=['p1']), None),
+    (sub(), dict(publications=['p1', 'p2']), 'current'),                  # publications change, stored connection
+    (sub(), dict(refresh=True), 'current'),
+    (sub(), dict(connection=conn(password='new')), 'desired'),
+    (sub(), dict(state='absent'), None),
+])
+def test_publisher_to_check(current, overrides, expected):
+    want = desired(**overrides)
+    found = mod.publisher_to_check(current, want)
+    if expected is None:
+        assert found is None
+    else:
+        pairs, publications = found
+        assert pairs == (want['connection_pairs'] if expected == 'desired' else list(current['conninfo'].items()))
+        assert publications == (want['publications'] or current['publications'])
+
+
+@pytest.mark.parametrize('overrides, published, subscribed', [
+    (dict(publications=['p1', 'p2']), None, None),
+    (dict(refresh=True), {'public.a', 'public.b'}, {'public.a'}),
+])
+def test_refresh_with_copy_data_refused_once_two_phase_is_enabled(overrides, published, subscribed):
+    current = sub(two_phase=True, two_phase_state='enabled')
+    with pytest.raises(Conflict, match='set copy_data=false'):
+        mod.plan(current, desired(**overrides), PG15, published, subscribed)
+    steps = mod.plan(current, desired(copy_data=False, **overrides), PG15, published, subscribed)
+    assert steps and all('copy_data = %s' in s.template for s in steps)
+    # Pending (not yet enabled) two-phase does not block the refresh.
+    assert mod.plan(sub(two_phase=True, two_phase_state='pending'), desired(**overrides), PG15, published, subscribed)
