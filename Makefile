@@ -129,6 +129,7 @@ galaxy-import: venv $(BUILD)/venv-importer/.installed
 	if [ -n "$$extra" ]; then echo "galaxy-import: the tarball holds development files:"; echo "$$extra"; exit 1; fi; \
 	echo "galaxy-import: $$tarball, $$(du -k $$tarball | cut -f1) KB, $$(tar -tzf $$tarball | wc -l) entries"; \
 	cd $(BUILD)/dist && PATH=$(BUILD)/venv-importer/bin:$$PATH HOME=$(BUILD)/importer-home \
+	  ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS):$$($(BIN)/python -c 'import ansible_collections, os; print(os.path.dirname(list(ansible_collections.__path__)[0]))') \
 	  GALAXY_IMPORTER_CONFIG=$(REPO)/tests/galaxy/galaxy-importer.cfg \
 	  $(BUILD)/venv-importer/bin/python -m galaxy_importer.main $$(basename $$tarball) > importer.log 2>&1; rc=$$?; \
 	cat importer.log; \
