@@ -10,21 +10,28 @@ version=$("$bin/python" -c 'from ansible.release import __version__ as v; print(
 echo "core-range: ansible-core $version ($bin)"
 "$bin/python" -m pytest -p no:cacheprovider tests/unit -q
 count=0
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
 for type in module filter; do
   names=$(find "plugins/${type/module/modules}" -maxdepth 1 -name '*.py' ! -name '_*' ! -name '__init__.py' 2>/dev/null | sort)
   [ "$type" = filter ] && names=$(find plugins/filter -maxdepth 1 -name '*.yml' | sort)
   for file in $names; do
     name=pgha.replication.$(basename "${file%.*}")
-    if ! out=$("$bin/ansible-doc" -t "$type" "$name" 2>&1) || [ -z "$out" ] || grep -qi 'error\|warning' <<<"$out"; then
+    # A plugin whose documentation does not load is an error, or a warning on stderr.
+    if ! out=$("$bin/ansible-doc" -t "$type" "$name" 2>"$err") || [ -z "$out" ] || [ -s "$err" ]; then
       echo "core-range: ansible-doc -t $type $name failed on ansible-core $version:" >&2
-      echo "$out" >&2
+      cat "$err" >&2
       exit 1
     fi
     count=$((count + 1))
   done
 done
 for role in $(find roles -mindepth 2 -maxdepth 3 -path '*/meta/argument_specs.yml' | cut -d/ -f2 | sort); do
-  "$bin/ansible-doc" -t role "pgha.replication.$role" >/dev/null
+  if ! "$bin/ansible-doc" -t role "pgha.replication.$role" >/dev/null 2>"$err" || [ -s "$err" ]; then
+    echo "core-range: ansible-doc -t role pgha.replication.$role failed on ansible-core $version:" >&2
+    cat "$err" >&2
+    exit 1
+  fi
   count=$((count + 1))
 done
 echo "core-range: ansible-core $version: unit tests passed, ansible-doc of $count plugins and roles passed"

@@ -113,7 +113,7 @@ def test_fresh_home_changes_nothing(before, fresh_home):
 
 
 def test_fresh_home_with_the_default_ca_dir_fails_and_makes_no_ca(before, fresh_home):
-    rc, _, out = converge(fresh_home, *NO_ROLE_CA_DIRS)
+    rc, out = converge(fresh_home, *NO_ROLE_CA_DIRS)[::2]
     assert rc != 0
     ca_dir = os.path.join(fresh_home, ".pgha", "pki")
     assert "There is no CA in the controller directory %s (pki_ca_dir)" % ca_dir in out, out[-3000:]
@@ -127,7 +127,7 @@ def test_another_ca_fails_naming_both_and_the_variable(before, fresh_home):
     other = make_ca(other_dir)
     with open(os.path.join(LAB_CA, "ca.crt"), encoding="ascii") as handle:
         lab_ca = handle.read()
-    rc, _, out = converge(fresh_home, "-e", "pki_ca_dir=" + other_dir, *NO_ROLE_CA_DIRS)
+    rc, out = converge(fresh_home, "-e", "pki_ca_dir=" + other_dir, *NO_ROLE_CA_DIRS)[::2]
     assert rc != 0
     assert ("trusts the CA %s (/etc/etcd/pki/ca.crt), not the CA at hand %s in the controller directory %s (pki_ca_dir)"
             % (fingerprint(lab_ca), fingerprint(other), other_dir)) in out, out[-3000:]
@@ -136,7 +136,7 @@ def test_another_ca_fails_naming_both_and_the_variable(before, fresh_home):
 
 
 def test_ca_as_files_changes_nothing(before, fresh_home):
-    rc, changed, out = converge(fresh_home, "--tags", "etcd,haproxy", "-e", "pki_ca_mode=files",
+    rc, changed, out = converge(fresh_home, "--tags", "etcd", "-e", "pki_ca_mode=files",
                                 "-e", "pki_ca_cert_file=" + os.path.join(LAB_CA, "ca.crt"),
                                 "-e", "pki_ca_key_file=" + os.path.join(LAB_CA, "ca.key"), *NO_ROLE_CA_DIRS)
     assert rc == 0, out[-3000:]
@@ -148,6 +148,10 @@ def test_ca_on_a_ca_host_changes_nothing(before, fresh_home):
     ca_host = groups()["haproxy"][0]
     ansible = ["ansible", ca_host, "-i", INVENTORY, "--become"]
     try:
+        # The CA host as an operator prepares it: the CA's files, and the library it signs with
+        # (which the role would install on a first run, as one change).
+        subprocess.run(ansible + ["-m", "ansible.builtin.apt", "-a", "name=python3-cryptography state=present"],
+                       check=True, capture_output=True, timeout=600)
         subprocess.run(ansible + ["-m", "ansible.builtin.file", "-a", "path=/etc/pgha/ca state=directory mode=0700"],
                        check=True, capture_output=True, timeout=300)
         for name, mode in (("ca.crt", "0644"), ("ca.key", "0600")):
