@@ -49,15 +49,21 @@ def fingerprint(pem):
 
 
 def node_fingerprints():
-    """{(node, path): [fingerprints]} of every certificate file the roles keep on the nodes."""
-    found = {}
+    """{(node, path): [fingerprints]} of every certificate file the roles keep on the nodes
+    (one command a node)."""
+    by_node = {}
     for group, path in FILES:
         for node in groups().get(group, []):
-            host = testinfra.get_host("ansible://%s?ansible_inventory=%s" % (node, INVENTORY), sudo=True)
-            text = host.check_output("cat %s", path)
-            blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
-            found[(node, path)] = [fingerprint(b) for b in blocks]
-    assert found and all(found.values()), found
+            by_node.setdefault(node, []).append(path)
+    found = {}
+    for node, paths in sorted(by_node.items()):
+        host = testinfra.get_host("ansible://%s?ansible_inventory=%s" % (node, INVENTORY), sudo=True)
+        text = host.check_output("for f in %s; do echo \"=== $f\"; cat \"$f\"; done" % " ".join(paths))
+        for chunk in text.split("=== ")[1:]:
+            path, body = chunk.split("\n", 1)
+            blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", body, re.S)
+            found[(node, path.strip())] = [fingerprint(b) for b in blocks]
+    assert len(found) == sum(len(p) for p in by_node.values()) and all(found.values()), found
     return found
 
 
