@@ -20,13 +20,15 @@ export PY_COLORS := 0
 export PYTHONPATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bench-failover bench-backup host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all
+.PHONY: help bench-failover bench-backup host-deps venv collection lab-env lab lab-destroy test units server-tests lint sanity docs-lint molecule molecule-all \
+	role-readmes controller-tests galaxy-import ee-create core-range
 
 help:
 	@echo "make lab [TOPOLOGY=ha|streaming] build (or converge) the lab and print its state"
 	@echo "make lab-destroy                remove the lab's containers and state"
 	@echo "make test                       every gate: lint, sanity, units, module tests, Molecule"
 	@echo "make units | lint | sanity | molecule SCENARIO=<name>"
+	@echo "make controller-tests | galaxy-import | ee-create | core-range | role-readmes"
 	@echo "make bench-failover | bench-backup [BENCH_SIZE_GB=0.2]  benchmarks on a built lab"
 
 # Debian packages on the host: podman and friends for the lab, PostgreSQL for module tests.
@@ -85,6 +87,74 @@ lint: venv collection
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/python scripts/check_argument_specs.py roles
+	$(BIN)/python scripts/role_readmes.py --check roles
+
+# Each role's README.md, generated from its meta/argument_specs.yml (make lint checks the drift).
+role-readmes: venv
+	$(BIN)/python scripts/role_readmes.py roles
+
+# Playbooks on throwaway inventories, on the controller only: wrong groups and missing secrets fail first.
+controller-tests: venv collection
+	$(BIN)/pytest -p no:cacheprovider tests/controller -q
+
+# Tools with pins of their own, each in its own venv under .build/ (not in requirements-dev.txt).
+BUILD                   := $(REPO)/.build
+GALAXY_IMPORTER_VERSION := 0.4.44
+ANSIBLE_BUILDER_VERSION := 3.2.0
+# The lowest ansible-core meta/runtime.yml supports; the newest is the one in .venv.
+CORE_MIN                := 2.16
+$(BUILD)/venv-importer/.installed:
+	@rm -rf $(@D) && python3 -m venv $(@D)
+	$(@D)/bin/pip install -q --upgrade pip
+	$(@D)/bin/pip install -q 'galaxy-importer==$(GALAXY_IMPORTER_VERSION)'
+	@touch $@
+$(BUILD)/venv-builder/.installed:
+	@rm -rf $(@D) && python3 -m venv $(@D)
+	$(@D)/bin/pip install -q --upgrade pip
+	$(@D)/bin/pip install -q 'ansible-builder==$(ANSIBLE_BUILDER_VERSION)'
+	@touch $@
+$(BUILD)/venv-core-$(CORE_MIN)/.installed:
+	@rm -rf $(@D) && python3 -m venv $(@D)
+	$(@D)/bin/pip install -q --upgrade pip
+	$(@D)/bin/pip install -q 'ansible-core==$(CORE_MIN).*' pytest psycopg2-binary jmespath cryptography
+	@touch $@
+
+# Build the tarball as Galaxy gets it, check it holds only what users run, and run the Galaxy
+# importer on it (offline: tests/galaxy/galaxy-importer.cfg); any ERROR fails the target. Its
+# ansible-lint warns about community.* modules it cannot resolve (its venv has ansible-core only).
+galaxy-import: venv $(BUILD)/venv-importer/.installed
+	@rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+	@tarball=$$(ls $(BUILD)/dist/pgha-replication-*.tar.gz); \
+	extra=$$(tar -tzf $$tarball | grep -E '^(\./)?(tests|molecule|benchmarks|scripts|\.ci|\.build|\.lab|docs/notes)/|^(\./)?(Makefile|requirements-dev\.txt|\.ansible-lint|\.yamllint)$$' || true); \
+	if [ -n "$$extra" ]; then echo "galaxy-import: the tarball holds development files:"; echo "$$extra"; exit 1; fi; \
+	echo "galaxy-import: $$tarball, $$(du -k $$tarball | cut -f1) KB, $$(tar -tzf $$tarball | wc -l) entries"; \
+	cd $(BUILD)/dist && PATH=$(BUILD)/venv-importer/bin:$$PATH HOME=$(BUILD)/importer-home \
+	  GALAXY_IMPORTER_CONFIG=$(REPO)/tests/galaxy/galaxy-importer.cfg \
+	  $(BUILD)/venv-importer/bin/python -m galaxy_importer.main $$(basename $$tarball) > importer.log 2>&1; rc=$$?; \
+	cat importer.log; \
+	errors=$$(grep -c '^ERROR' importer.log); warnings=$$(grep -c '^WARNING' importer.log); \
+	echo "galaxy-import: importer exit $$rc, $$errors error(s), $$warnings warning(s)"; \
+	[ $$rc = 0 ] && [ $$errors = 0 ]
+
+# The example execution environment of docs/awx.md: ansible-builder writes its build context
+# (no image is built); introspect reads this collection's meta/execution-environment.yml.
+ee-create: collection $(BUILD)/venv-builder/.installed
+	@rm -rf $(BUILD)/ee-context
+	cd docs/examples/ee && $(BUILD)/venv-builder/bin/ansible-builder create -f execution-environment.yml \
+	  -c $(BUILD)/ee-context -v 2
+	@test -f $(BUILD)/ee-context/Containerfile
+	$(BUILD)/venv-builder/bin/ansible-builder introspect --sanitize $(COLLECTIONS) > $(BUILD)/ee-introspect.txt
+	@cat $(BUILD)/ee-introspect.txt
+	@grep -q 'psycopg2-binary.*pgha.replication' $(BUILD)/ee-introspect.txt && \
+	 grep -q 'postgresql-client.*pgha.replication' $(BUILD)/ee-introspect.txt && \
+	 echo "ee-create: build context in .build/ee-context; pgha.replication's Python and system requirements found"
+
+# Unit tests and ansible-doc of every plugin on the lowest supported ansible-core and on the newest.
+core-range: venv collection $(BUILD)/venv-core-$(CORE_MIN)/.installed
+	@grep -q "requires_ansible: \">=$(CORE_MIN).0\"" meta/runtime.yml || { echo "core-range: CORE_MIN=$(CORE_MIN) is not requires_ansible in meta/runtime.yml"; exit 1; }
+	scripts/core-range.sh $(BUILD)/venv-core-$(CORE_MIN)/bin
+	scripts/core-range.sh $(BIN)
 
 sanity: venv
 	scripts/sanity.sh
@@ -112,7 +182,7 @@ bench-backup: lab-env
 # The module tests (real PostgreSQL, PgBouncer, Patroni on 127.0.0.1 and 127.0.3.x) run
 # alongside the Molecule scenarios (127.0.1.x, 127.0.2.x, 127.0.4.x): they share no address, and each spends
 # most of its time waiting on servers. Their output is printed when both are done.
-test: lint sanity docs-lint units lab-env
+test: lint sanity docs-lint units controller-tests galaxy-import ee-create core-range lab-env
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory server-tests > $(REPO)/.build/server-tests.log 2>&1 & server=$$!; \
 	$(MAKE) --no-print-directory molecule-all; molecule=$$?; \

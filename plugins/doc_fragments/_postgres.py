@@ -41,11 +41,13 @@ options:
     type: str
     default: ''
     version_added: 0.1.0
-  port:
+  login_port:
     description:
       - Server port (TCP) or socket file suffix (unix socket).
+      - The alias O(port) is kept for playbooks written for earlier versions of this collection.
     type: int
     default: 5432
+    aliases: [port]
     version_added: 0.1.0
   login_db:
     description:
@@ -71,10 +73,32 @@ options:
     description:
       - File of certificate authorities used to verify the server certificate (libpq C(sslrootcert)).
       - Needed with O(ssl_mode=verify-ca) or O(ssl_mode=verify-full) unless libpq's default file exists.
+      - The alias O(ssl_rootcert) is community.postgresql's.
     type: path
+    aliases: [ssl_rootcert]
+    version_added: 0.1.0
+  ssl_cert:
+    description:
+      - Client certificate file, for certificate authentication (libpq C(sslcert)).
+    type: path
+    version_added: 0.1.0
+  ssl_key:
+    description:
+      - Key of the client certificate O(ssl_cert) (libpq C(sslkey)).
+    type: path
+    version_added: 0.1.0
+  connect_params:
+    description:
+      - Further libpq connection keywords, such as C(target_session_attrs) or C(keepalives_idle), passed as they are.
+      - Keywords with an option of their own (C(host), C(port), C(user), C(password), C(dbname), C(sslmode), C(sslrootcert),
+        C(sslcert), C(sslkey), C(connect_timeout)) are refused with the name of the option to use, and so is C(application_name).
+    type: dict
+    default: {}
     version_added: 0.1.0
 requirements:
   - psycopg2 >= 2.8 on the managed host
 notes:
   - Run the module on the database host with C(become_user=postgres) to use the default peer authentication over the local socket.
+  - The connection options have the names community.postgresql gives them, so C(module_defaults) written for
+    C(group/community.postgresql.all) work for C(group/pgha.replication.postgresql) too.
 '''

@@ -75,18 +75,29 @@ class WaitTimeout(PgHaError):
     """Something did not converge within its wait_timeout."""
 
 
+# libpq keywords that have an option of their own: connect_params may not set them.
+DEDICATED_KEYWORDS = dict(host='login_host', hostaddr='login_host', port='login_port', user='login_user',
+                          password='login_password', dbname='login_db', sslmode='ssl_mode', sslrootcert='ca_cert',
+                          sslcert='ssl_cert', sslkey='ssl_key', connect_timeout='connect_timeout',
+                          application_name='connect_params (application_name is always pgha.replication)')
+
+
 def postgres_argument_spec():
-    """Connection options; documented by the ``pgha.replication._postgres`` doc fragment."""
+    """Connection options, named as community.postgresql names them; documented by the
+    ``pgha.replication._postgres`` doc fragment."""
     return dict(
         login_user=dict(type='str', default='postgres'),
         login_password=dict(type='str', no_log=True),
         login_host=dict(type='str', default=''),
         login_unix_socket=dict(type='str', default=''),
-        port=dict(type='int', default=5432),
+        login_port=dict(type='int', default=5432, aliases=['port']),
         login_db=dict(type='str', default='postgres'),
         connect_timeout=dict(type='int', default=10),
         ssl_mode=dict(type='str', default='prefer', choices=SSL_MODES),
-        ca_cert=dict(type='path'),
+        ca_cert=dict(type='path', aliases=['ssl_rootcert']),
+        ssl_cert=dict(type='path'),
+        ssl_key=dict(type='path'),
+        connect_params=dict(type='dict', default={}),
     )
 
 
@@ -99,11 +110,15 @@ def scrub(text, secret):
 
 
 def connect_kwargs(params):
-    """Map module parameters to psycopg2.connect() keyword arguments (pure)."""
+    """Map module parameters to psycopg2.connect() keyword arguments (pure).
+
+    Raises InvalidInput when connect_params sets a keyword that has an option of its own.
+    """
+    port = params.get('login_port') or params.get('port') or 5432
     kwargs = dict(
         user=params.get('login_user') or 'postgres',
         dbname=params.get('login_db') or 'postgres',
-        port=params.get('port') or 5432,
+        port=port,
         connect_timeout=params.get('connect_timeout') if params.get('connect_timeout') is not None else 10,
         sslmode=params.get('ssl_mode') or 'prefer',
         application_name=APPLICATION_NAME,
@@ -115,8 +130,16 @@ def connect_kwargs(params):
         kwargs['host'] = params['login_unix_socket']
     if params.get('login_password'):
         kwargs['password'] = params['login_password']
-    if params.get('ca_cert'):
-        kwargs['sslrootcert'] = params['ca_cert']
+    for option, keyword in (('ca_cert', 'sslrootcert'), ('ssl_cert', 'sslcert'), ('ssl_key', 'sslkey')):
+        if params.get(option):
+            kwargs[keyword] = params[option]
+    extra = params.get('connect_params') or {}
+    clashes = sorted(key for key in extra if key in DEDICATED_KEYWORDS)
+    if clashes:
+        raise InvalidInput('connect_params may not set %s: use %s instead'
+                           % (', '.join(clashes), ', '.join(DEDICATED_KEYWORDS[key] for key in clashes)))
+    for key, value in extra.items():
+        kwargs[key] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else '%s' % (value,)
     return kwargs
 
 
