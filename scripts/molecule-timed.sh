@@ -40,7 +40,7 @@ while IFS= read -r line; do
     in_recap=1
     [ "$step" = converge ] || [ "$step" = idempotence ] && echo "--- $step" >> "$tasks"
   elif [ -n "$in_recap" ]; then
-    if [[ $line =~ -{3,}\ +[0-9.]+s$ ]]; then
+    if [[ $line =~ \ -+\ +[0-9.]+s$ ]]; then
       [ "$step" = converge ] || [ "$step" = idempotence ] && printf '%s\n' "$line" >> "$tasks"
     elif [[ ! $line =~ ^(=+|[A-Z][a-z]+day\ .*)$ ]]; then
       in_recap=""
