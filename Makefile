@@ -68,7 +68,7 @@ lab: lab-env
 	$(BIN)/molecule create -s $(TOPOLOGY) && created=$$(date +%s) && \
 	ln -sfn $(TOPOLOGY)/ssh_config $(LAB_DIR)/ssh_config && \
 	$(BIN)/molecule converge -s $(TOPOLOGY) && converged=$$(date +%s) && \
-	ANSIBLE_CONFIG=$(LAB_DIR)/$(TOPOLOGY)/ansible.cfg ANSIBLE_CALLBACKS_ENABLED= $(BIN)/ansible-playbook \
+	ANSIBLE_CONFIG=$(LAB_DIR)/$(TOPOLOGY)/ansible.cfg $(BIN)/ansible-playbook \
 	  -i $(LAB_DIR)/$(TOPOLOGY)/inventory molecule/$(TOPOLOGY)/report.yml \
 	  -e pgha_lab_endpoints_file=$(LAB_DIR)/endpoints.json && \
 	echo "make lab: $(TOPOLOGY) lab ready in $$(( $$(date +%s) - start )) s (create $$(( created - start )) s, converge $$(( converged - created )) s, report $$(( $$(date +%s) - converged )) s); reach a node with: ssh -F .lab/ssh_config <node>"

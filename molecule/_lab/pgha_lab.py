@@ -170,7 +170,9 @@ class Lab:
         """The environment for Ansible on this lab: its ansible.cfg (SSH settings,
         pipelining), plain output, no profiling."""
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_CALLBACKS_ENABLED="")
+                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+        # Molecule's environment enables profile_tasks; an empty value would break Ansible.
+        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
         if os.path.exists(self.ansible_cfg):
             env["ANSIBLE_CONFIG"] = self.ansible_cfg
         return env
