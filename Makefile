@@ -55,6 +55,9 @@ $(LAB_DIR)/containers.conf: molecule/_lab/podman-env.sh
 
 lab-env: host-deps venv collection $(LAB_DIR)/containers.conf
 
+# The lab's state (inventory, ansible.cfg, ssh_config and keys, CA, passwords) is in
+# .lab/<topology>; .lab/ssh_config points at the current one: ssh -F .lab/ssh_config pg1.
+# Prints how long it took, and the converge's recap and 20 slowest tasks.
 lab: lab-env
 	@# One lab at a time: the topologies share node names and addresses.
 	@for t in $$(ls $(LAB_DIR) 2>/dev/null); do \
@@ -63,11 +66,14 @@ lab: lab-env
 	    MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$$t $(BIN)/molecule destroy -s $$t >/dev/null && rm -rf $(LAB_DIR)/$$t; \
 	  fi; \
 	done
-	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule create -s $(TOPOLOGY)
-	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/molecule converge -s $(TOPOLOGY)
-	MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY) $(BIN)/ansible-playbook \
+	@start=$$(date +%s); export MOLECULE_EPHEMERAL_DIRECTORY=$(LAB_DIR)/$(TOPOLOGY); \
+	$(BIN)/molecule create -s $(TOPOLOGY) && created=$$(date +%s) && \
+	ln -sfn $(TOPOLOGY)/ssh_config $(LAB_DIR)/ssh_config && \
+	$(BIN)/molecule converge -s $(TOPOLOGY) && converged=$$(date +%s) && \
+	ANSIBLE_CONFIG=$(LAB_DIR)/$(TOPOLOGY)/ansible.cfg $(BIN)/ansible-playbook \
 	  -i $(LAB_DIR)/$(TOPOLOGY)/inventory molecule/$(TOPOLOGY)/report.yml \
-	  -e pgha_lab_endpoints_file=$(LAB_DIR)/endpoints.json
+	  -e pgha_lab_endpoints_file=$(LAB_DIR)/endpoints.json && \
+	echo "make lab: $(TOPOLOGY) lab ready in $$(( $$(date +%s) - start )) s (create $$(( created - start )) s, converge $$(( converged - created )) s, report $$(( $$(date +%s) - converged )) s); reach a node with: ssh -F .lab/ssh_config <node>"
 
 lab-destroy: lab-env
 	@for t in $$(ls $(LAB_DIR) 2>/dev/null); do \
@@ -162,8 +168,9 @@ sanity: venv
 docs-lint: venv collection
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
+# Prints each step's time and the 20 slowest tasks (scripts/molecule-timed.sh).
 molecule: lab-env
-	$(BIN)/molecule test -s $(SCENARIO)
+	scripts/molecule-timed.sh $(SCENARIO)
 
 molecule-all: lab-env
 	scripts/molecule-all.sh

@@ -14,32 +14,30 @@ the oldest full ones); the scratch directories and the pgbench database are remo
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(REPO, "molecule", "_lab"))
+from pgha_lab import Lab  # noqa: E402  pylint: disable=wrong-import-position
+
 NODES = {"bk1": "127.0.4.1", "bk2": "127.0.4.2", "bk3": "127.0.4.3"}
 STANZA = "pgha"
 SCRATCH = "/var/lib/pgbackrest-bench"
 # pgbench: about 15 MB per scale unit (tables and indexes).
 MB_PER_SCALE = 15.0
+# The backup lab, set by main().
+LAB = None
 
 
-def podman(node, command, check=True, env=None):
-    argv = ["podman", "exec"]
-    for name, value in (env or {}).items():
-        argv += ["-e", "%s=%s" % (name, value)]
-    argv += [node, "bash", "-c", command]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise RuntimeError("%s: %s failed (rc=%s): %s" % (node, command, proc.returncode, proc.stderr[-2000:]))
-    return proc.stdout
+def sh(node, command, check=True, env=None):
+    """A shell command as root on a node, over the lab's SSH; its stdout."""
+    return LAB.run(node, command, check=check, env=env)
 
 
 def timed(node, command, env=None):
     started = time.monotonic()
-    podman(node, command, env=env)
+    sh(node, command, env=env)
     return time.monotonic() - started
 
 
@@ -48,16 +46,10 @@ def as_postgres(command):
 
 
 def leader():
-    for node in NODES:
-        out = podman(node, as_postgres("psql -XAtc 'SELECT pg_is_in_recovery()'"), check=False).strip()
-        if out == "f":
-            return node
-    raise RuntimeError("no leader found")
-
-
-def secret(lab, name):
-    with open(os.path.join(lab, "secrets", name), encoding="utf-8") as handle:
-        return handle.read().split()[0]
+    name = LAB.leader()
+    if name is None:
+        raise RuntimeError("no leader found: %s" % LAB.cluster())
+    return name
 
 
 def human(size):
@@ -69,12 +61,12 @@ def human(size):
 
 
 def prepare(lead, scale):
-    podman(lead, as_postgres("psql -XAtq -c 'DROP DATABASE IF EXISTS bench' -c 'CREATE DATABASE bench'"))
+    sh(lead, as_postgres("psql -XAtq -c 'DROP DATABASE IF EXISTS bench' -c 'CREATE DATABASE bench'"))
     started = time.monotonic()
-    podman(lead, as_postgres("pgbench -q -i -s %d bench" % scale))
+    sh(lead, as_postgres("pgbench -q -i -s %d bench" % scale))
     print("pgbench -i -s %d: %.0f s" % (scale, time.monotonic() - started), file=sys.stderr)
-    podman(lead, as_postgres("psql -XAtq -c CHECKPOINT"))
-    return int(podman(lead, as_postgres("psql -XAtc 'SELECT sum(pg_database_size(oid)) FROM pg_database'")).strip())
+    sh(lead, as_postgres("psql -XAtq -c CHECKPOINT"))
+    return int(sh(lead, as_postgres("psql -XAtc 'SELECT sum(pg_database_size(oid)) FROM pg_database'")).strip())
 
 
 def scratch_config(process_max):
@@ -90,7 +82,7 @@ def scratch_config(process_max):
 
 
 def latest_label():
-    out = podman("backup1", as_postgres("pgbackrest --stanza=%s --output=json info" % STANZA))
+    out = sh("backup1", as_postgres("pgbackrest --stanza=%s --output=json info" % STANZA))
     backups = json.loads(out)[0]["backup"]
     return backups[-1]["label"], backups[-1]["info"]["repository"]["delta"]
 
@@ -99,28 +91,29 @@ def run_pgbackrest(process_max):
     backup = timed("backup1", as_postgres(
         "pgbackrest --stanza=%s --type=full --process-max=%d backup" % (STANZA, process_max)))
     label, stored = latest_label()
-    podman("backup1", scratch_config(process_max))
+    sh("backup1", scratch_config(process_max))
     restore = timed("backup1", as_postgres(
         "pgbackrest --config-path=%s/conf --stanza=%s --set=%s --type=immediate --process-max=%d restore"
         % (SCRATCH, STANZA, label, process_max)))
-    podman("backup1", "rm -rf %s" % SCRATCH)
+    sh("backup1", "rm -rf %s" % SCRATCH)
     return backup, restore, stored
 
 
-def run_basebackup(lab, lead):
-    podman("backup1", "rm -rf {s} && install -d -o postgres -g postgres -m 0700 {s} {s}/bb {s}/data".format(s=SCRATCH))
-    env = {"PGPASSWORD": secret(lab, "replication"), "PGSSLMODE": "verify-full",
+def run_basebackup(lead):
+    sh("backup1", "rm -rf {s} && install -d -o postgres -g postgres -m 0700 {s} {s}/bb {s}/data".format(s=SCRATCH))
+    env = {"PGPASSWORD": LAB.secret("replication"), "PGSSLMODE": "verify-full",
            "PGSSLROOTCERT": "/etc/pgbackrest/tls/ca.crt"}
-    # runuser keeps the environment: the password never appears in a command line.
+    # runuser keeps the environment, which reaches the node on stdin: the password never
+    # appears in a command line.
     backup = timed("backup1", as_postgres(
         "pg_basebackup -h %s -U replicator -D %s/bb -Ft --compress=client-zstd:3 -X stream -c fast"
         % (NODES[lead], SCRATCH)), env=env)
-    stored = int(podman("backup1", "du -sb %s/bb | cut -f1" % SCRATCH).strip())
+    stored = int(sh("backup1", "du -sb %s/bb | cut -f1" % SCRATCH).strip())
     restore = timed("backup1", as_postgres(
         "tar -I zstd -xf {s}/bb/base.tar.zst -C {s}/data && "
         # PostgreSQL 15 compresses only base.tar on the client: pg_wal.tar stays plain.
         "install -d -m 0700 {s}/data/pg_wal && tar -xf {s}/bb/pg_wal.tar -C {s}/data/pg_wal".format(s=SCRATCH)))
-    podman("backup1", "rm -rf %s" % SCRATCH)
+    sh("backup1", "rm -rf %s" % SCRATCH)
     return backup, restore, stored
 
 
@@ -131,8 +124,10 @@ def main():
                         help="approximate size of the pgbench database (default 3; 0.2 for a quick run)")
     parser.add_argument("--keep", action="store_true", help="keep the pgbench database")
     args = parser.parse_args()
+    global LAB  # pylint: disable=global-statement
+    LAB = Lab(NODES, args.lab)
     scale = max(1, int(round(args.size_gb * 1024 / MB_PER_SCALE)))
-    podman("backup1", "apt-get install -y -q postgresql-client-15 zstd >/dev/null")
+    sh("backup1", "apt-get install -y -q postgresql-client-15 zstd >/dev/null")
     lead = leader()
     size = prepare(lead, scale)
     rows = []
@@ -140,12 +135,12 @@ def main():
         for process_max in (1, 2):
             backup, restore, stored = run_pgbackrest(process_max)
             rows.append(("pgBackRest zst process-max %d" % process_max, backup, restore, stored))
-        backup, restore, stored = run_basebackup(args.lab, lead)
+        backup, restore, stored = run_basebackup(lead)
         rows.append(("pg_basebackup tar client-zstd:3", backup, restore, stored))
     finally:
-        podman("backup1", "rm -rf %s" % SCRATCH, check=False)
+        sh("backup1", "rm -rf %s" % SCRATCH, check=False)
         if not args.keep:
-            podman(lead, as_postgres("psql -XAtq -c 'DROP DATABASE IF EXISTS bench'"), check=False)
+            sh(lead, as_postgres("psql -XAtq -c 'DROP DATABASE IF EXISTS bench'"), check=False)
     print("cluster size %s (pgbench scale %d on %s; backups run on backup1, restores into a scratch directory there)"
           % (human(size), scale, lead))
     header = ("METHOD", "BACKUP s", "BACKUP MB/s", "RESTORE s", "RESTORE MB/s", "STORED")

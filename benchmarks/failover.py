@@ -7,75 +7,44 @@ client-visible write unavailability (from the last acknowledged commit before th
 the first one after it), and acknowledged commits missing afterwards (must be 0 with
 synchronous_mode). Events:
   kill        hard crash of the leader's node: podman kill, then podman start
-  stop        graceful stop of Patroni on the leader: systemctl stop patroni, then start
+  stop        graceful stop of Patroni on the leader: systemctl stop patroni (over SSH), then start
   switchover  playbooks/switchover.yml (module patroni_switchover) to a replica
 A preset is applied with PATCH /config on Patroni's REST API (ttl, loop_wait,
 retry_timeout), exactly the values of the patroni role's presets. Every fault is undone
 in a finally, and the cluster is healthy again before the next trial.
 """
 import argparse
-import base64
-import json
 import os
-import ssl
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 
 import psycopg2
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(REPO, "molecule", "_lab"))
+from pgha_lab import AckWriter, Lab, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+
 PRESETS = {"fast": {"ttl": 20, "loop_wait": 2, "retry_timeout": 5},
            "default": {"ttl": 30, "loop_wait": 10, "retry_timeout": 10}}
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+NODES = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
 
 
-class Lab:
+class HaLab(Lab):
+    """The HA lab: its members, and the writers' endpoint (HAProxy's 5000 when it has one)."""
+
     def __init__(self, lab_dir):
-        self.dir = lab_dir
-        self.ca = os.path.join(lab_dir, "pki", "ca.crt")
-        self.nodes = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
+        super().__init__(NODES, lab_dir)
         self.rw = None
         if os.path.exists(os.path.join(lab_dir, "secrets", "pgbouncer_auth")):
             self.rw = ("127.0.1.10", 5000)
 
-    def secret(self, name):
-        with open(os.path.join(self.dir, "secrets", name), encoding="utf-8") as handle:
-            return handle.read().split()[0]
-
-    def api(self, node, path, method="GET", body=None, timeout=3):
-        request = urllib.request.Request("https://%s:8008%s" % (self.nodes[node], path), method=method)
-        if body is not None:
-            request.data = json.dumps(body).encode()
-            request.add_header("Content-Type", "application/json")
-            token = base64.b64encode(("patroni:%s" % self.secret("restapi")).encode()).decode()
-            request.add_header("Authorization", "Basic " + token)
-        context = ssl.create_default_context(cafile=self.ca)
-        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
-            return json.loads(response.read().decode() or "null")
-
-    def cluster(self):
-        for node in self.nodes:
-            try:
-                return self.api(node, "/cluster")
-            except (OSError, urllib.error.URLError, ValueError):
-                continue
-        return None
-
-    def leader(self):
-        state = self.cluster() or {"members": []}
-        names = [m["name"] for m in state["members"] if m["role"] == "leader" and m["state"] == "running"]
-        return names[0] if names else None
-
-    def healthy(self):
-        state = self.cluster()
-        if not state or len(state["members"]) != 3:
-            return False
-        states = sorted(m["state"] for m in state["members"])
-        return states == ["running", "streaming", "streaming"] and any(m["role"] == "sync_standby" for m in state["members"])
+    def patch_config(self, body):
+        status, answer = self.api(self.leader(), "/config", method="PATCH", body=body,
+                                  auth=("patroni", self.secret("restapi")), timeout=3)
+        if status != 200:
+            raise SystemExit("PATCH /config: %s %s" % (status, answer))
 
     def connect(self, admin=False):
         """The writer's connection: the lab user through HAProxy and PgBouncer when the lab
@@ -88,77 +57,44 @@ class Lab:
                                 password=self.secret("superuser"), sslmode="require", connect_timeout=2)
 
 
-def wait(predicate, timeout, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
-
-
 def trial(lab, event, run_id):
     leader = lab.leader()
     target = next(m["name"] for m in lab.cluster()["members"] if m["role"] == "sync_standby")
-    acks, stop, next_id = [], threading.Event(), [run_id * 1_000_000]
-
-    def writer():
-        conn = None
-        while not stop.is_set():
-            try:
-                if conn is None:
-                    conn = lab.connect()
-                    conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("INSERT INTO pgha_bench (id) VALUES (%s)", (next_id[0],))
-                acks.append((time.monotonic(), next_id[0]))
-            except (psycopg2.Error, TypeError, KeyError):
-                try:
-                    if conn is not None:
-                        conn.close()
-                except psycopg2.Error:
-                    pass
-                conn = None
-                time.sleep(0.05)
-            next_id[0] += 1
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
+    # TypeError, KeyError: no leader to connect to for a moment.
+    writer = AckWriter(lab.connect, "INSERT INTO pgha_bench (id) VALUES (%s)", first_id=run_id * 1_000_000,
+                       errors_of=(psycopg2.Error, TypeError, KeyError))
+    writer.start()
     try:
-        wait(lambda: len(acks) > 25, 20)
+        wait_for(lambda: writer.count() > 25, 20)
         event_at = time.monotonic()
         if event == "kill":
             subprocess.run(["podman", "kill", leader], check=True, capture_output=True, timeout=60)
         elif event == "stop":
-            subprocess.run(["podman", "exec", leader, "systemctl", "stop", "patroni"], check=True,
-                           capture_output=True, timeout=120)
+            lab.run(leader, "systemctl stop patroni", timeout=120)
         else:
-            env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-            subprocess.run(["ansible-playbook", "-i", os.path.join(lab.dir, "inventory"),
-                            os.path.join(REPO, "playbooks", "switchover.yml"), "-e", "switchover_leader=" + target],
-                           check=True, capture_output=True, timeout=300, env=env)
-        wait(lambda: bool(acks) and acks[-1][0] > event_at + 0.5 and lab.leader() not in (None, leader), 120, 0.2)
+            proc = lab.run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=" + target, timeout=300)
+            if proc.returncode != 0:
+                raise SystemExit("switchover.yml failed: %s" % proc.tail())
+        wait_for(lambda: bool(writer.acked) and writer.acked[-1][0] > event_at + 0.5
+                 and lab.leader() not in (None, leader), 120, 0.2)
         time.sleep(2)
     finally:
-        stop.set()
-        thread.join(timeout=30)
+        writer.stop()
         if event == "kill":
             subprocess.run(["podman", "start", leader], check=False, capture_output=True, timeout=120)
         elif event == "stop":
-            subprocess.run(["podman", "exec", leader, "systemctl", "start", "patroni"], check=False,
-                           capture_output=True, timeout=120)
+            lab.run(leader, "systemctl start patroni", check=False, timeout=120)
     # The longest stretch without an acknowledged commit that ends after the event.
-    times = [ack[0] for ack in acks]
+    times = [at for at, _id in writer.acked]
     gaps = [later - earlier for earlier, later in zip(times, times[1:]) if later > event_at]
     gap = max(gaps) if gaps else float("nan")
     with lab.connect(admin=True) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pgha_bench WHERE id = ANY(%s)", ([ack[1] for ack in acks],))
+        cur.execute("SELECT count(*) FROM pgha_bench WHERE id = ANY(%s)", (writer.ids(),))
         present = cur.fetchone()[0]
     conn.close()
-    if not wait(lab.healthy, 240, 2):
+    if not wait_for(lambda: lab.healthy(3, sync_standby=True), 240, 2):
         raise SystemExit("the cluster did not become healthy again within 240 s: %s" % lab.cluster())
-    return gap, len(acks) - present, len(acks)
+    return gap, writer.count() - present, writer.count()
 
 
 def main():
@@ -168,8 +104,8 @@ def main():
     parser.add_argument("--presets", default="fast,default")
     parser.add_argument("--events", default="kill,stop,switchover")
     args = parser.parse_args()
-    lab = Lab(args.lab)
-    if not lab.healthy():
+    lab = HaLab(args.lab)
+    if not lab.healthy(3, sync_standby=True):
         raise SystemExit("the HA lab is not healthy (make lab TOPOLOGY=ha): %s" % lab.cluster())
     with lab.connect(admin=True) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS pgha_bench (id bigint PRIMARY KEY, at timestamptz DEFAULT now())")
@@ -178,7 +114,7 @@ def main():
     rows, run_id = [], 1
     try:
         for preset in args.presets.split(","):
-            lab.api(lab.leader(), "/config", method="PATCH", body=PRESETS[preset])
+            lab.patch_config(PRESETS[preset])
             time.sleep(5)
             for event in args.events.split(","):
                 gaps, lost, total = [], 0, 0
@@ -192,7 +128,7 @@ def main():
                         preset, event, gap, acked, missing), flush=True)
                 rows.append((preset, event, len(gaps), statistics.median(gaps), max(gaps), total, lost))
     finally:
-        lab.api(lab.leader(), "/config", method="PATCH", body=PRESETS["fast"])
+        lab.patch_config(PRESETS["fast"])
     endpoint = "HAProxy 127.0.1.10:5000" if lab.rw else "the leader directly"
     print("\nWrite unavailability through %s (synchronous_mode on), %d trial(s) each" % (endpoint, args.trials))
     print("%-8s %-10s %6s %10s %10s %8s %6s" % ("PRESET", "EVENT", "TRIALS", "MEDIAN S", "MAX S", "ACKED", "LOST"))

@@ -5,7 +5,8 @@
 # names and addresses of their own run at the same time, in another lane. Each lane runs
 # its scenarios in order, all of them even after a failure (molecule test destroys its
 # nodes whatever happened); the first lane prints as it goes, the others into a log each
-# that is printed when all lanes are done. A scenario that no lane names fails the run, so a new
+# that is printed when all lanes are done. Each scenario prints its steps' times and its 20
+# slowest tasks (scripts/molecule-timed.sh); the summary repeats the times. A scenario that no lane names fails the run, so a new
 # scenario cannot be skipped by mistake. Exit status: 0 only when every scenario passed.
 set -uo pipefail
 
@@ -29,7 +30,7 @@ if [ "$scenarios" != "$assigned" ]; then
 fi
 
 # The base image is built once, before the lanes race to create nodes from it.
-molecule/_lab/build-image.sh "${PGHA_LAB_IMAGE:-localhost/pgha-base:bookworm}"
+molecule/_lab/build-image.sh "${PGHA_LAB_IMAGE:-localhost/pgha-base:bookworm-ssh}"
 
 run_lane() {
   local status=0 scenario start names
@@ -37,7 +38,7 @@ run_lane() {
   for scenario in "${names[@]}"; do
     echo "=== molecule scenario $scenario"
     start=$(date +%s)
-    if molecule test -s "$scenario"; then
+    if scripts/molecule-timed.sh "$scenario"; then
       echo "=== molecule scenario $scenario passed in $(( $(date +%s) - start )) s"
     else
       echo "=== molecule scenario $scenario FAILED after $(( $(date +%s) - start )) s"
@@ -62,5 +63,5 @@ for i in "${!pids[@]}"; do
   cat "$logs/lane-$i.log"
 done
 echo "=== molecule-all summary"
-grep -h "^=== molecule scenario" "$logs"/lane-*.log | grep -v "scenario [a-z_]*$" || true
+grep -h "^=== molecule s" "$logs"/lane-*.log | grep -v "scenario [a-z_]*$" || true
 exit "$status"

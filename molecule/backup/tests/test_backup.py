@@ -8,15 +8,12 @@ The tests run in file order and build on each other (the restore needs the backu
 import json
 import os
 import re
-import ssl
-import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import psycopg2
 import pytest
-import testinfra
+
+from pgha_lab import Lab, wait_for
 
 NODES = ("bk1", "bk2", "bk3")
 ADDRESS = {"bk1": "127.0.4.1", "bk2": "127.0.4.2", "bk3": "127.0.4.3", "backup1": "127.0.4.20"}
@@ -25,78 +22,30 @@ REPO_PATH = "/var/lib/pgbackrest"
 DATA_DIR = "/var/lib/postgresql/15/pgha"
 # One host directory mounted here on bk1-bk3 (lab_shared_dirs in molecule.yml).
 SHARED_REPO = "/srv/pgbackrest-shared"
-LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-CA = os.path.join(LAB, "pki", "ca.crt")
+LAB = Lab(ADDRESS)
+CA = LAB.ca
 # Every playbook output of this module, checked for the cipher passphrase at the end.
 OUTPUTS = []
-
-
-def secret(name):
-    with open(os.path.join(LAB, "secrets", name), encoding="utf-8") as handle:
-        return handle.read().split()[0]
-
-
-def host(name):
-    return testinfra.get_host("podman://" + name)
-
-
-def api(node, path, timeout=5):
-    """GET a member's REST API over TLS; (status, parsed JSON or None)."""
-    context = ssl.create_default_context(cafile=CA)
-    request = urllib.request.Request("https://%s:8008%s" % (ADDRESS[node], path))
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, None
+secret = LAB.secret
+host = LAB.host
 
 
 def cluster():
-    for node in NODES:
-        try:
-            status, body = api(node, "/cluster", timeout=2)
-        except (OSError, urllib.error.URLError):
-            continue
-        if status == 200 and body:
-            return body
-    return None
+    return LAB.cluster(NODES)
 
 
 def leader():
-    state = cluster()
-    if not state:
-        return None
-    names = [m["name"] for m in state["members"] if m["role"] == "leader" and m["state"] == "running"]
-    return names[0] if names else None
+    return LAB.leader(NODES)
 
 
 def healthy(size=3):
     """The cluster has size members, one running leader, the others streaming, one timeline."""
-    state = cluster()
-    if not state or len(state["members"]) != size:
-        return False
-    states = sorted(m["state"] for m in state["members"])
-    timelines = {m.get("timeline") for m in state["members"]}
-    return states == ["running"] + ["streaming"] * (size - 1) and len(timelines) == 1 and None not in timelines
+    return LAB.healthy(size, members=NODES)
 
 
 def timeline():
     state = cluster()
     return next(m["timeline"] for m in state["members"] if m["role"] == "leader")
-
-
-def wait_for(predicate, timeout, step=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def connect(node):
@@ -117,16 +66,10 @@ def query(node, sql, args=None):
 
 
 def run_playbook(name, *args, timeout=900):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cfg = os.path.join(LAB, "ansible.cfg")
-    if os.path.exists(cfg):
-        env["ANSIBLE_CONFIG"] = cfg
-    proc = subprocess.run(
-        ["ansible-playbook", "-v", "-i", os.path.join(LAB, "inventory"), os.path.join(REPO, "playbooks", name), *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    # Ansible 2.19 prints failures on stderr: the tests read both, in one text.
-    proc.stdout += proc.stderr
-    OUTPUTS.append((name, proc.stdout))
+    """A playbook of playbooks/, with -v; its output (stdout and stderr) kept for the
+    passphrase check."""
+    proc = LAB.run_playbook(os.path.join("playbooks", name), "-v", *args, timeout=timeout)
+    OUTPUTS.append((name, proc.output))
     return proc
 
 
@@ -188,16 +131,16 @@ def test_restore_refuses_without_confirmation():
     before = leader()
     proc = run_playbook("restore.yml", "-e", "restore_type=latest")
     assert proc.returncode != 0
-    assert "Refusing to restore" in proc.stdout, proc.stdout[-2000:]
-    assert "OVERWRITES the data directory" in proc.stdout
+    assert "Refusing to restore" in proc.output, proc.output[-2000:]
+    assert "OVERWRITES the data directory" in proc.output
     assert leader() == before and healthy()
 
 
 def test_point_in_time_restore_of_the_whole_cluster():
     assert wait_for(healthy, timeout=60), cluster()
     proc = run_playbook("backup.yml", "-e", "backup_type=full")
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "WAL START-STOP" in proc.stdout  # the table
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert "WAL START-STOP" in proc.output  # the table
     lead = leader()
     old_timeline = timeline()
     query(lead, "DROP TABLE IF EXISTS pitr_rows")
@@ -219,7 +162,7 @@ def test_point_in_time_restore_of_the_whole_cluster():
     started = time.monotonic()
     proc = run_playbook("restore.yml", "-e", "restore_confirm=pgha", "-e", "restore_type=time",
                         "-e", "restore_target='%s'" % target)
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, proc.output[-4000:]
     print("restore.yml took %.0f s" % (time.monotonic() - started))
     assert wait_for(healthy, timeout=120, step=2), cluster()
     new_lead = leader()
@@ -247,7 +190,7 @@ def test_archiving_continues_after_a_switchover():
                     timeout=90, step=2), cluster()
     target = next(m["name"] for m in cluster()["members"] if m["role"] == "sync_standby")
     proc = run_playbook("switchover.yml", "-e", "switchover_leader=%s" % target)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.output[-3000:]
     assert leader() == target != old
     check = pgbackrest(target, "check")
     assert check.rc == 0, check.stderr
@@ -257,7 +200,7 @@ def test_archiving_continues_after_a_switchover():
 def test_a_replica_recreated_after_backups_is_seeded_from_the_repository():
     assert wait_for(healthy, timeout=60), cluster()
     proc = run_playbook("backup.yml", "-e", "backup_type=incr")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.output[-3000:]
     replica = next(m["name"] for m in cluster()["members"] if m["role"] != "leader")
     node = host(replica)
     since = now_for_journal()
@@ -278,10 +221,10 @@ def test_a_replica_recreated_after_backups_is_seeded_from_the_repository():
 
 def test_the_drill_passes_on_a_good_backup():
     proc = run_playbook("backup_verify.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "result: passed" in proc.stdout
-    assert "status: ok" in proc.stdout
-    report = [line for line in proc.stdout.splitlines() if "restore and recovery:" in line]
+    assert proc.returncode == 0, proc.output[-4000:]
+    assert "result: passed" in proc.output
+    assert "status: ok" in proc.output
+    report = [line for line in proc.output.splitlines() if "restore and recovery:" in line]
     print(report)
     backup1 = host("backup1")
     assert not backup1.file("/var/lib/pgbackrest-drill/pgha").exists
@@ -301,9 +244,9 @@ def test_the_drill_fails_loudly_on_a_damaged_repository():
         backup1.check_output("dd if=/dev/urandom of=%s bs=256 count=1 seek=4 conv=notrunc status=none", damaged)
         assert backup1.check_output("sha256sum %s | cut -d' ' -f1", damaged) != original
         proc = run_playbook("backup_verify.yml", "-e", "backup_verify_set=%s" % label)
-        assert proc.returncode != 0, proc.stdout[-3000:]
-        assert "RESTORE DRILL FAILED" in proc.stdout, proc.stdout[-3000:]
-        print([line for line in proc.stdout.splitlines() if "RESTORE DRILL FAILED" in line][:1])
+        assert proc.returncode != 0, proc.output[-3000:]
+        assert "RESTORE DRILL FAILED" in proc.output, proc.output[-3000:]
+        print([line for line in proc.output.splitlines() if "RESTORE DRILL FAILED" in line][:1])
     finally:
         backup1.run("cp -p /root/drill-damaged.orig %s && rm -f /root/drill-damaged.orig", damaged)
     assert backup1.check_output("sha256sum %s | cut -d' ' -f1", damaged) == original
@@ -315,8 +258,8 @@ def test_the_drill_fails_loudly_on_a_damaged_repository():
 
 def test_the_cipher_passphrase_never_reaches_the_output():
     proc = run_playbook("pgbackrest.yml")
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert re.search(r"changed=[1-9]", proc.stdout) is None, proc.stdout[-3000:]  # idempotent
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert re.search(r"changed=[1-9]", proc.output) is None, proc.output[-3000:]  # idempotent
     passphrase = secret("cipher")
     assert len(passphrase) >= 20
     assert OUTPUTS
@@ -333,8 +276,8 @@ def test_a_local_repository_on_a_filesystem_the_members_share():
     local = ("-e", "pgbackrest_repo_location=local", "-e", "pgbackrest_repo_path=" + SHARED_REPO)
     assert wait_for(healthy, timeout=60), cluster()
     proc = run_playbook("pgbackrest.yml", *local)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "with pgbackrest_repo_location=local the" in proc.stdout  # backup1 is left alone
+    assert proc.returncode == 0, proc.output[-4000:]
+    assert "with pgbackrest_repo_location=local the" in proc.output  # backup1 is left alone
     lead = leader()
     for node in NODES:
         with host(node).sudo():
@@ -364,16 +307,16 @@ def test_a_local_repository_on_a_filesystem_the_members_share():
     assert len(backups()) == before + 1 and backups()[-1]["type"] == "incr"
     # backup.yml finds the leader itself.
     proc = run_playbook("backup.yml", *local, "-e", "backup_type=diff")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.output[-3000:]
     assert len(backups()) == before + 2 and backups()[-1]["type"] == "diff"
     # The drill runs on the last member, which reads the shared repository itself.
     proc = run_playbook("backup_verify.yml", *local)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "result: passed" in proc.stdout and re.search(r"bk3 +: ok=[1-9]", proc.stdout), proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert "result: passed" in proc.output and re.search(r"bk3 +: ok=[1-9]", proc.output), proc.output[-3000:]
     # Converged: a second run changes nothing.
     proc = run_playbook("pgbackrest.yml", *local)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert re.search(r"changed=[1-9]", proc.stdout) is None, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert re.search(r"changed=[1-9]", proc.output) is None, proc.output[-3000:]
     passphrase = secret("cipher")
     for name, output in OUTPUTS:
         assert passphrase not in output, name

@@ -1,79 +1,24 @@
 """Verify the HA topology on the servers: etcd quorum, Patroni roles, TLS, REST API auth,
 and an induced failover that loses no acknowledged write in synchronous mode."""
-import base64
 import json
-import os
-import ssl
 import subprocess
-import threading
 import time
-import urllib.error
-import urllib.request
 
 import psycopg2
 import pytest
-import testinfra
+
+from pgha_lab import AckWriter, Lab, wait_for
 
 NODES = ("pg1", "pg2", "pg3")
 ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
-LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-CA = os.path.join(LAB, "pki", "ca.crt")
-PATRONI_ONLY = os.path.join("molecule", "ha", "patroni_only.yml")
-
-
-def secret(name):
-    with open(os.path.join(LAB, "secrets", name), encoding="utf-8") as handle:
-        return handle.read().split()[0]
-
-
-def api(node, path, method="GET", auth=None, body=None, timeout=5):
-    """Call a member's REST API over TLS; (status, parsed JSON or text)."""
-    context = ssl.create_default_context(cafile=CA)
-    request = urllib.request.Request("https://%s:8008%s" % (ADDRESS[node], path), method=method)
-    if body is not None:
-        request.data = json.dumps(body).encode()
-        request.add_header("Content-Type", "application/json")
-    if auth:
-        token = base64.b64encode(("%s:%s" % auth).encode()).decode()
-        request.add_header("Authorization", "Basic " + token)
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
-
-
-def cluster():
-    for node in NODES:
-        try:
-            status, body = api(node, "/cluster", timeout=2)
-        except (OSError, urllib.error.URLError):
-            continue
-        if status == 200:
-            return body
-    return None
-
-
-def leader():
-    state = cluster()
-    if not state:
-        return None
-    names = [m["name"] for m in state["members"] if m["role"] == "leader" and m["state"] == "running"]
-    return names[0] if names else None
-
-
-def wait_for(predicate, timeout, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
+PATRONI_ONLY = "molecule/ha/patroni_only.yml"
+LAB = Lab(ADDRESS)
+CA = LAB.ca
+secret = LAB.secret
+api = LAB.api
+cluster = LAB.cluster
+leader = LAB.leader
+run_playbook = LAB.run_playbook
 
 
 def connect(node, **extra):
@@ -84,8 +29,7 @@ def connect(node, **extra):
 
 @pytest.fixture(scope="module")
 def node():
-    hosts = {name: testinfra.get_host("podman://" + name) for name in NODES}
-    return hosts.__getitem__
+    return LAB.host
 
 
 def test_etcd_has_three_healthy_members(node):
@@ -156,7 +100,7 @@ def test_haproxy_routes_writes_to_the_leader_and_reads_to_replicas():
 
 def test_haproxy_checks_follow_the_patroni_timing_preset():
     """The inventory sets patroni_timing fast only; HAProxy's checks take the same preset."""
-    lb1 = testinfra.get_host("podman://lb1")
+    lb1 = LAB.host("lb1")
     config = lb1.file("/etc/haproxy/haproxy.cfg").content_string
     assert "default-server inter 1s fall 2 rise 1 " in config, config
 
@@ -197,22 +141,12 @@ def test_unsafe_endpoints_need_credentials():
     assert leader() == lead
 
 
-def run_playbook(name, *args):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cfg = os.path.join(LAB, "ansible.cfg")
-    if os.path.exists(cfg):
-        env["ANSIBLE_CONFIG"] = cfg
-    return subprocess.run(
-        ["ansible-playbook", "-i", os.path.join(LAB, "inventory"), os.path.join(REPO, name), *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
-
-
 def test_timing_that_patroni_would_silently_change_is_refused():
     proc = run_playbook(PATRONI_ONLY, "--check", "--limit", "pg1", "-e",
                         '{"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10}')
     assert proc.returncode != 0
-    said = "loop_wait + 2 * retry_timeout <= ttl (30 > 20 here)" in " ".join((proc.stdout + proc.stderr).split())
-    assert said, proc.stderr[-2000:]
+    said = "loop_wait + 2 * retry_timeout <= ttl (30 > 20 here)" in " ".join(proc.output.split())
+    assert said, proc.tail()
 
 
 def test_dynamic_configuration_follows_the_inventory():
@@ -222,11 +156,11 @@ def test_dynamic_configuration_follows_the_inventory():
     assert lag_limit() == 1048576
     try:
         proc = run_playbook(PATRONI_ONLY, "--limit", "pg1", "-e", "patroni_maximum_lag_on_failover=2097152")
-        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert proc.returncode == 0, proc.tail()
         assert wait_for(lambda: lag_limit() == 2097152, timeout=15), lag_limit()
     finally:
         proc = run_playbook(PATRONI_ONLY, "--limit", "pg1")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.tail()
     assert wait_for(lambda: lag_limit() == 1048576, timeout=15), lag_limit()
 
 
@@ -234,7 +168,7 @@ def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
     old = leader()
     target = next(m["name"] for m in cluster()["members"] if m["role"] == "sync_standby")
     proc = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % target)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.tail()
     assert leader() == target
     with connect(target) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_is_in_recovery()")
@@ -245,7 +179,7 @@ def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
         return any(m["name"] == old and m["state"] == "streaming" for m in cluster()["members"])
     assert wait_for(old_streams, timeout=60), cluster()
     again = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % target)
-    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.tail()
 
 
 def test_hard_kill_of_the_leader_loses_no_acknowledged_write():
@@ -257,48 +191,22 @@ def test_hard_kill_of_the_leader_loses_no_acknowledged_write():
         cur.execute("CREATE TABLE IF NOT EXISTS pgha_ha_verify (id bigint PRIMARY KEY, at timestamptz DEFAULT now())")
         cur.execute("GRANT SELECT, INSERT ON pgha_ha_verify TO lab")
     conn.close()
-    acknowledged, stop = [], threading.Event()
-    errors = []
-
-    def writer():
-        next_id = 1
-        conn = None
-        while not stop.is_set():
-            try:
-                if conn is None:
-                    conn = through(5000)
-                    conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("INSERT INTO pgha_ha_verify (id) VALUES (%s)", (next_id,))
-                acknowledged.append(next_id)
-                next_id += 1
-                time.sleep(0.02)
-            except psycopg2.Error as err:
-                errors.append(str(err).strip().splitlines()[0] if str(err).strip() else repr(err))
-                next_id += 1  # the outcome of that id is unknown: never reuse it
-                try:
-                    if conn is not None:
-                        conn.close()
-                except psycopg2.Error:
-                    pass
-                conn = None
-                time.sleep(0.2)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
+    writer = AckWriter(lambda: through(5000), "INSERT INTO pgha_ha_verify (id) VALUES (%s)",
+                       errors_of=(psycopg2.Error,))
+    writer.start()
     try:
-        assert wait_for(lambda: len(acknowledged) > 20, timeout=20)
+        assert wait_for(lambda: writer.count() > 20, timeout=20)
         killed_at = time.monotonic()
         subprocess.run(["podman", "kill", old], check=True, capture_output=True, timeout=60)
         assert wait_for(lambda: leader() not in (None, old), timeout=60), "no new leader within 60 s"
-        count_at_failover = len(acknowledged)
-        assert wait_for(lambda: len(acknowledged) > count_at_failover + 20, timeout=60), errors[-3:]
+        count_at_failover = writer.count()
+        assert wait_for(lambda: writer.count() > count_at_failover + 20, timeout=60), writer.errors[-3:]
         print("new leader %s after %.1f s; %d acknowledged commits" % (
-            leader(), time.monotonic() - killed_at, len(acknowledged)))
+            leader(), time.monotonic() - killed_at, writer.count()))
     finally:
-        stop.set()
-        thread.join(timeout=30)
+        writer.stop()
         subprocess.run(["podman", "start", old], check=False, capture_output=True, timeout=120)
+    acknowledged = writer.ids()
     new = leader()
     with connect(new) as conn, conn.cursor() as cur:
         cur.execute("SELECT id FROM pgha_ha_verify WHERE id = ANY(%s)", (acknowledged,))

@@ -3,37 +3,21 @@ an all-tables publication, the subscription password kept out of Ansible's outpu
 slots that carry the subscriptions across a switchover and a hard failover of the publisher,
 conflict handling with skip_lsn, and the external etcd Patroni runs on."""
 import json
-import os
 import re
 import subprocess
-import threading
 import time
 
 import psycopg2
-import testinfra
 import yaml
+
+from pgha_lab import AckWriter, Lab, recap, wait_for
 
 SOURCE = ("pub1", "pub2")
 ADDRESS = {"pub1": "127.0.2.1", "pub2": "127.0.2.2", "sub1": "127.0.2.3"}
-LAB = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-SCENARIO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-CA = os.path.join(LAB, "pki", "ca.crt")
+LAB = Lab(ADDRESS)
+CA = LAB.ca
 TARGET_LOG = "/var/log/postgresql/postgresql-15-main.log"
-
-
-def secret(name):
-    with open(os.path.join(LAB, "secrets", name), encoding="utf-8") as handle:
-        return handle.read().split()[0]
-
-
-def wait_for(predicate, timeout, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
+secret = LAB.secret
 
 
 def source(dbname="sales", **extra):
@@ -61,7 +45,7 @@ def query(conn_factory, text, params=None, **kwargs):
 
 def target_query(text, dbname="sales"):
     """Run SQL on the target as postgres (peer), rows as lists of strings."""
-    out = testinfra.get_host("podman://sub1").check_output(
+    out = LAB.host("sub1").check_output(
         "runuser -u postgres -- psql -X -A -t -F '|' -d %s -c %s", dbname, text)
     return [line.split("|") for line in out.splitlines() if line]
 
@@ -92,17 +76,11 @@ def logical_slots(name):
 
 
 def run_playbook(path, *args):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cfg = os.path.join(LAB, "ansible.cfg")
-    if os.path.exists(cfg):
-        env["ANSIBLE_CONFIG"] = cfg
-    return subprocess.run(
-        ["ansible-playbook", "-i", os.path.join(LAB, "inventory"), path, *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return LAB.run_playbook(path, *args)
 
 
 def recap_changed(output):
-    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+    return recap(output)
 
 
 def target_ids(region="eu"):
@@ -110,12 +88,12 @@ def target_ids(region="eu"):
 
 
 def test_patroni_runs_on_the_external_etcd_in_its_own_namespace():
-    sub1 = testinfra.get_host("podman://sub1")
+    sub1 = LAB.host("sub1")
     keys = sub1.check_output(
         "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.2.3:2379 --cacert=/etc/etcd/pki/ca.crt "
         "--cert=/etc/etcd/pki/member.crt --key=/etc/etcd/pki/member.key get --prefix --keys-only /pgha-logical/sales/")
     assert "/pgha-logical/sales/leader" in keys.split(), keys
-    pub1 = testinfra.get_host("podman://pub1")
+    pub1 = LAB.host("pub1")
     etcd3 = yaml.safe_load(pub1.file("/etc/patroni/patroni.yml").content_string)["etcd3"]
     assert etcd3["hosts"] == ["127.0.2.3:2379"]
     assert etcd3["cacert"] == "/etc/patroni/pki/etcd-ca.crt" and etcd3["cert"] == "/etc/patroni/pki/etcd-client.crt"
@@ -143,50 +121,50 @@ def test_slots_are_permanent_on_every_source_member():
 
 def test_check_mode_on_the_converged_lab_changes_nothing():
     """The idempotence step proved a real re-run changes nothing; --check must predict the same."""
-    proc = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"), "--check", "--diff")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = run_playbook("playbooks/logical.yml", "--check", "--diff")
+    assert proc.returncode == 0, proc.tail()
     changed = recap_changed(proc.stdout)
     assert set(changed) == {"pub1", "pub2", "sub1"} and set(changed.values()) == {0}, changed
 
 
 def test_status_playbook_reports_subscriptions_and_publications():
-    proc = run_playbook(os.path.join(REPO, "playbooks", "logical_status.yml"))
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = run_playbook("playbooks/logical_status.yml")
+    assert proc.returncode == 0, proc.tail()
     text = " ".join(proc.stdout.split())
-    assert "subscription eu_orders (sales): enabled, worker running" in text, proc.stdout[-3000:]
-    assert "public.orders ready" in text and "public.customers ready" in text, proc.stdout[-3000:]
+    assert "subscription eu_orders (sales): enabled, worker running" in text, proc.tail()
+    assert "public.orders ready" in text and "public.customers ready" in text, proc.tail()
     assert ("publication eu_orders (sales): public.customers (id, name, region); "
-            "public.orders WHERE (region = 'eu'::text) [publish insert, update, delete, truncate]") in text, proc.stdout[-3000:]
-    assert "slot eu_orders (sales): active, WAL reserved" in text, proc.stdout[-3000:]
+            "public.orders WHERE (region = 'eu'::text) [publish insert, update, delete, truncate]") in text, proc.tail()
+    assert "slot eu_orders (sales): active, WAL reserved" in text, proc.tail()
 
 
 def test_the_subscription_password_appears_nowhere_in_the_output():
     password = secret("logical")
-    proc = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"), "-v", "--diff")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = run_playbook("playbooks/logical.yml", "-v", "--diff")
+    assert proc.returncode == 0, proc.tail()
     assert "Keep the subscriptions" in proc.stdout
-    assert password not in proc.stdout + proc.stderr
-    status = run_playbook(os.path.join(REPO, "playbooks", "logical_status.yml"), "-v")
-    assert status.returncode == 0 and password not in status.stdout + status.stderr
+    assert password not in proc.output
+    status = run_playbook("playbooks/logical_status.yml", "-v")
+    assert status.returncode == 0 and password not in status.output
 
 
 def test_an_all_tables_publication_carries_a_table_created_later():
     query(source, "CREATE TABLE IF NOT EXISTS suppliers (id integer PRIMARY KEY, name text)", dbname="inventory")
     query(source, "INSERT INTO suppliers VALUES (1, 'acme'), (2, 'globex') ON CONFLICT DO NOTHING", dbname="inventory")
-    proc = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"))
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = run_playbook("playbooks/logical.yml")
+    assert proc.returncode == 0, proc.tail()
     assert recap_changed(proc.stdout).get("sub1", 0) > 0
     assert wait_for(lambda: target_query("SELECT name FROM suppliers ORDER BY id", dbname="inventory")
                     == [["acme"], ["globex"]], timeout=60)
     query(source, "INSERT INTO suppliers VALUES (3, 'initech')", dbname="inventory")
     assert wait_for(lambda: ["initech"] in target_query("SELECT name FROM suppliers", dbname="inventory"), timeout=30)
-    again = run_playbook(os.path.join(REPO, "playbooks", "logical.yml"))
-    assert again.returncode == 0 and set(recap_changed(again.stdout).values()) == {0}, again.stdout[-3000:]
+    again = run_playbook("playbooks/logical.yml")
+    assert again.returncode == 0 and set(recap_changed(again.stdout).values()) == {0}, again.tail()
 
 
 def failover_state(writer):
     """What a stalled writer sees, for the failure message."""
-    state = {"acked": writer.count(), "errors": writer.errors, "last_error": writer.last_error}
+    state = {"acked": writer.count(), "errors": len(writer.errors), "last_error": writer.last_error}
     for name in SOURCE:
         try:
             state[name] = query(lambda **k: member(name), "SELECT pg_is_in_recovery(), "
@@ -197,63 +175,29 @@ def failover_state(writer):
     return state
 
 
-class Writer(threading.Thread):
+def eu_order_writer(first_id):
     """Inserts EU orders through the multi-host read-write connection; remembers each acknowledged id."""
-
-    def __init__(self, first_id):
-        super().__init__(daemon=True)
-        self.next_id = first_id
-        self.acked = []
-        self.errors = 0
-        self.last_error = ""
-        self.halt = threading.Event()
-
-    def run(self):
-        conn = None
-        while not self.halt.is_set():
-            try:
-                if conn is None:
-                    conn = source()
-                    conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("INSERT INTO orders (id, region, amount) VALUES (%s, 'eu', 1)", (self.next_id,))
-                self.acked.append(self.next_id)
-                self.next_id += 1
-            except psycopg2.Error as err:
-                self.errors += 1
-                self.last_error = str(err).strip()
-                if conn is not None:
-                    try:
-                        conn.close()
-                    except psycopg2.Error:
-                        pass
-                conn = None
-                time.sleep(0.2)
-            time.sleep(0.02)
-        if conn is not None:
-            conn.close()
-
-    def count(self):
-        return len(self.acked)
+    return AckWriter(source, "INSERT INTO orders (id, region, amount) VALUES (%s, 'eu', 1)", first_id=first_id,
+                     errors_of=(psycopg2.Error,))
 
 
 def duplicate_key_errors():
     """Apply errors from a row the target already has, as the target's server log counts them."""
-    log = testinfra.get_host("podman://sub1").file(TARGET_LOG).content_string
+    log = LAB.host("sub1").file(TARGET_LOG).content_string
     return log.count('duplicate key value violates unique constraint "orders_pkey"')
 
 
 def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
     duplicates_before = duplicate_key_errors()
-    writer = Writer(query(source, "SELECT coalesce(max(id), 0) + 100000 FROM orders")[0][0])
+    writer = eu_order_writer(query(source, "SELECT coalesce(max(id), 0) + 100000 FROM orders")[0][0])
     writer.start()
     killed = None
     try:
         assert wait_for(lambda: writer.count() > 20, timeout=20)
         old = leader()
         other = [n for n in SOURCE if n != old][0]
-        proc = run_playbook(os.path.join(REPO, "playbooks", "switchover.yml"), "-e", "switchover_leader=%s" % other)
-        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        proc = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % other)
+        assert proc.returncode == 0, proc.tail()
         assert leader() == other
         after_switchover = writer.count()
         # Synchronous mode: commits wait until the old leader streams again as the sync standby,
@@ -267,11 +211,10 @@ def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
         after_failover = writer.count()
         assert wait_for(lambda: writer.count() > after_failover + 20, timeout=120), failover_state(writer)
     finally:
-        writer.halt.set()
-        writer.join(timeout=30)
+        writer.stop()
         if killed:
             subprocess.run(["podman", "start", killed], check=False, capture_output=True, timeout=120)
-    acked = set(writer.acked)
+    acked = set(writer.ids())
     assert wait_for(lambda: acked <= target_ids(), timeout=120), sorted(acked - target_ids())[:20]
     # Nothing was sent twice: a row sent again would hit the target's primary key and stop apply.
     assert duplicate_key_errors() == duplicates_before
@@ -284,7 +227,7 @@ def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
     target_query("INSERT INTO orders (id, region, amount) VALUES (900001, 'eu', 0)")
     query(source, "INSERT INTO orders (id, region, amount) VALUES (900001, 'eu', 1)")
     query(source, "INSERT INTO orders (id, region, amount) VALUES (900002, 'eu', 2)")
-    sub1 = testinfra.get_host("podman://sub1")
+    sub1 = LAB.host("sub1")
 
     def failing_lsn():
         found = re.findall(r'relation "public\.orders" in transaction \d+, finished at ([0-9A-F]+/[0-9A-F]+)',
@@ -296,13 +239,10 @@ def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
     errors = target_query("SELECT apply_error_count FROM pg_stat_subscription_stats WHERE subname = 'eu_orders'")
     assert int(errors[0][0]) > 0
     lsn = failing_lsn()
-    proc = subprocess.run(
-        ["ansible", "sub1", "-i", os.path.join(LAB, "inventory"), "-b", "--become-user", "postgres",
-         "-m", "pgha.replication.pg_subscription",
-         "-a", json.dumps({"name": "eu_orders", "login_db": "sales", "skip_lsn": lsn})],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    assert lsn in proc.stdout and '"changed": true' in proc.stdout, proc.stdout[-3000:]
+    proc = LAB.run_ansible("sub1", "-b", "--become-user", "postgres", "-m", "pgha.replication.pg_subscription",
+                           "-a", json.dumps({"name": "eu_orders", "login_db": "sales", "skip_lsn": lsn}))
+    assert proc.returncode == 0, proc.tail()
+    assert lsn in proc.stdout and '"changed": true' in proc.stdout, proc.tail()
     assert wait_for(lambda: 900002 in target_ids(), timeout=60)
     # The target keeps its own row; the skipped transaction's row never arrived.
     assert target_query("SELECT amount FROM orders WHERE id = 900001") == [["0.00"]]

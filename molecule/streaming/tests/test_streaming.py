@@ -4,26 +4,23 @@ pg1 primary; pg2 synchronous standby; pg3 asynchronous standby; pg4 delayed stan
 cascading from pg3. Every assertion reads PostgreSQL's own views or files on the nodes.
 """
 import json
-import os
 import re
-import subprocess
 import time
 import uuid
 
 import pytest
-import testinfra
+
+from pgha_lab import Lab, wait_for
 
 NODES = ("pg1", "pg2", "pg3", "pg4")
 ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3", "pg4": "127.0.1.4"}
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-INVENTORY = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "inventory")
-PLAYBOOK = os.path.join(REPO, "playbooks", "streaming.yml")
+PLAYBOOK = "playbooks/streaming.yml"
+LAB = Lab(ADDRESS)
 
 
 @pytest.fixture(scope="module")
 def node():
-    hosts = {name: testinfra.get_host("podman://" + name) for name in NODES}
-    return hosts.__getitem__
+    return LAB.host
 
 
 def run_psql(host, query):
@@ -42,35 +39,17 @@ def psql(host, query):
     return rows_of(cmd)
 
 
-def wait_for(predicate, timeout, step=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-
-
 def run_playbook(playbook, *args):
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cfg = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "ansible.cfg")
-    if os.path.exists(cfg):
-        env["ANSIBLE_CONFIG"] = cfg
-    return subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, playbook, *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )
+    return LAB.run_playbook(playbook, *args)
 
 
 def ansible_playbook(*args):
     """Run playbooks/streaming.yml, which must succeed; changed count per host."""
     proc = run_playbook(PLAYBOOK, *args)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    recap = dict(re.findall(r"^(pg\d)\s+:\s+ok=\d+\s+changed=(\d+)", proc.stdout, re.M))
-    assert recap, proc.stdout[-2000:]
-    return {host: int(changed) for host, changed in recap.items()}, proc.stdout
+    assert proc.returncode == 0, proc.tail()
+    recap = {host: changed for host, changed in proc.changed.items() if re.match(r"pg\d$", host)}
+    assert recap, proc.tail()
+    return recap, proc.stdout
 
 
 def controldata(host):
@@ -185,14 +164,9 @@ def test_rerunning_a_standby_does_not_clone_it_again(node):
 def test_replication_report_shows_the_topology(tmp_path):
     """playbooks/replication_report.yml prints the pg_replication_info view as a table."""
     out_file = tmp_path / "report.json"
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, "playbooks", "replication_report.yml"),
-         "-e", "replication_report_file=%s" % out_file],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert re.search(r"pg4\s+127\.0\.1\.4\s+standby\s+pg3\s+async\s+streaming", proc.stdout), proc.stdout[-3000:]
+    proc = run_playbook("playbooks/replication_report.yml", "-e", "replication_report_file=%s" % out_file)
+    assert proc.returncode == 0, proc.tail()
+    assert re.search(r"pg4\s+127\.0\.1\.4\s+standby\s+pg3\s+async\s+streaming", proc.stdout), proc.tail()
     report = json.loads(out_file.read_text())
     by_node = {row["node"]: row for row in report["nodes"]}
     assert by_node["pg1"]["role"] == "primary"
@@ -205,11 +179,11 @@ def test_standby_role_refuses_to_replace_a_primary(node):
     pg1, pg2 = node("pg1"), node("pg2")
     slots = "SELECT slot_name FROM pg_replication_slots ORDER BY 1"
     before = (controldata(pg1), psql(pg1, "SELECT pg_postmaster_start_time()"), psql(pg2, slots))
-    proc = run_playbook(os.path.join(REPO, "molecule", "streaming", "standby_over_primary.yml"))
-    assert proc.returncode != 0, proc.stdout[-3000:]
+    proc = run_playbook("molecule/streaming/standby_over_primary.yml")
+    assert proc.returncode != 0, proc.tail()
     # Ansible prints the failure on stderr; the message names the option that resolves it.
-    said = "set standby_reclone=true" in " ".join((proc.stdout + proc.stderr).split())
-    assert said, proc.stderr[-2000:]
+    said = "set standby_reclone=true" in " ".join(proc.output.split())
+    assert said, proc.tail()
     assert psql(pg1, "SELECT pg_is_in_recovery()") == [["f"]]
     after = (controldata(pg1), psql(pg1, "SELECT pg_postmaster_start_time()"), psql(pg2, slots))
     assert after == before
@@ -220,9 +194,9 @@ def test_quorum_commit_is_computed_from_the_inventory():
     """Check mode with primary_synchronous_method=ANY shows the quorum form and changes nothing."""
     proc = run_playbook(PLAYBOOK, "--limit", "pg1", "--check", "--diff",
                         "-e", "primary_synchronous_method=ANY")
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert re.search(r"^\+synchronous_standby_names = 'ANY 1 \(\"pg2\"\)'", proc.stdout, re.M), proc.stdout[-3000:]
-    assert re.search(r"^-synchronous_standby_names = 'FIRST 1 \(\"pg2\"\)'", proc.stdout, re.M), proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.tail()
+    assert re.search(r"^\+synchronous_standby_names = 'ANY 1 \(\"pg2\"\)'", proc.stdout, re.M), proc.tail()
+    assert re.search(r"^-synchronous_standby_names = 'FIRST 1 \(\"pg2\"\)'", proc.stdout, re.M), proc.tail()
 
 
 def test_a_parameter_that_needs_a_restart_is_reported_on_the_primary_and_applied_on_a_standby(node):
@@ -236,15 +210,15 @@ def test_a_parameter_that_needs_a_restart_is_reported_on_the_primary_and_applied
     bigger = ["-e", "postgresql_max_wal_senders=12"]
     try:
         proc = run_playbook(PLAYBOOK, "--limit", "pg1,pg3", *bigger)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        assert re.search(r"pg1: max_wal_senders\s+will apply only after a restart", proc.stdout), proc.stdout[-3000:]
+        assert proc.returncode == 0, proc.tail()
+        assert re.search(r"pg1: max_wal_senders\s+will apply only after a restart", proc.stdout), proc.tail()
         assert psql(pg1, started) == pg1_start
         assert psql(pg1, pending) == [["10", "t"]]
         assert psql(pg3, started) != pg3_start
         assert psql(pg3, pending) == [["12", "f"]]
     finally:
         proc = run_playbook(PLAYBOOK, "--limit", "pg1,pg3")
-        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert proc.returncode == 0, proc.tail()
     # The server applies a reload asynchronously: the flag clears once it has re-read the file.
     assert wait_for(lambda: psql(pg1, pending) == [["10", "f"]], timeout=15), psql(pg1, pending)
     assert psql(pg1, started) == pg1_start
