@@ -748,7 +748,7 @@ def send_patch(client, patch, deadline):
         seen = client.get_json('/config')
         if not isinstance(stored, dict):
             return seen if isinstance(seen, dict) else {}
-        if seen == stored or time.time() >= deadline:
+        if seen == stored or time.monotonic() >= deadline:
             return stored
         time.sleep(POLL_INTERVAL / 2)
 
@@ -771,7 +771,7 @@ def wait_for_slot(conn, desired, server, wait_for, deadline, ran):
                 query = _sql('SELECT pg_terminate_backend(%s)')
                 ran.append(render(conn, query, (slot['active_pid'],)))
                 execute(conn, query, (slot['active_pid'],))
-        if time.time() >= deadline:
+        if time.monotonic() >= deadline:
             if wait_for == 'present':
                 raise WaitTimeout(
                     "slot '%s' is declared in Patroni's configuration but did not appear on this server within "
@@ -805,7 +805,7 @@ def _wait_released(conn, name, server, deadline):
         slot = read_slot(conn, name, server)
         if slot is None or not slot['active']:
             return slot
-        if time.time() >= deadline:
+        if time.monotonic() >= deadline:
             raise WaitTimeout("slot '%s' is still in use by process %s after the wait_timeout" % (name, slot['active_pid']))
         time.sleep(0.1)
 
@@ -825,7 +825,7 @@ def apply(conn, steps, desired, server, wait_timeout):
 
 
 def _apply(conn, steps, desired, server, wait_timeout, ran):
-    deadline = time.time() + wait_timeout
+    deadline = time.monotonic() + wait_timeout
     name = desired['name']
     for step in steps:
         if step.kind == 'terminate':
@@ -840,7 +840,7 @@ def _apply(conn, steps, desired, server, wait_timeout, ran):
                 break
             except QueryFailed as exc:
                 # A consumer that reconnects (pg_receivewal loops) may grab the slot again between terminate and drop.
-                if exc.pgcode != OBJECT_IN_USE or not desired['terminate_active'] or time.time() >= deadline:
+                if exc.pgcode != OBJECT_IN_USE or not desired['terminate_active'] or time.monotonic() >= deadline:
                     raise
                 slot = read_slot(conn, name, server)
                 if slot is not None and slot['active']:
@@ -915,7 +915,7 @@ def run_permanent(module, conn, client, desired, server, current, patroni):
             after = predict(current, desired, server, planned.steps) if planned.wait_for is None else None
         entry_after = planned.entry
     else:
-        deadline = time.time() + params['wait_timeout']
+        deadline = time.monotonic() + params['wait_timeout']
         queries, sent = [], []
         try:
             entry_after = entry_before

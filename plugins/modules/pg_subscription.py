@@ -1201,12 +1201,12 @@ def check_publisher(publisher, desired, creating):
 
 def wait_ready(conn, oid, timeout):
     """Wait until every table of the subscription is ready. Returns the tables; raises WaitTimeout."""
-    deadline = time.time() + timeout
+    deadline = time.monotonic() + timeout
     while True:
         tables = read_tables(conn, oid)
         if all(table['state'] == 'r' for table in tables):
             return tables
-        if time.time() >= deadline:
+        if time.monotonic() >= deadline:
             pending = ', '.join('%s: %s (%s)' % (t['name'], t['state'], t['state_name']) for t in tables if t['state'] != 'r')
             raise WaitTimeout('tables not ready after wait_timeout=%ss: %s' % (timeout, pending), tables=tables)
         time.sleep(0.5)
