@@ -226,6 +226,14 @@ def test_a_parameter_that_needs_a_restart_is_reported_on_the_primary_and_applied
     streaming = [["pg2", "streaming"], ["pg3", "streaming"]]
     assert wait_for(lambda: psql(pg1, "SELECT application_name, state FROM pg_stat_replication ORDER BY 1")
                     == streaming, timeout=90), "pg3 did not stream again from pg1 within 90 s of its restart"
-    # 30 s was once too short for pg4 (delayed, cascading) with every scenario running at once.
+    # pg4 is delayed: while its startup process waits out recovery_min_apply_delay on a record
+    # (wait event RecoveryApplyDelay; the earlier tests wrote rows minutes ago at most), it
+    # starts no new WAL receiver, so it streams again only once that record is due: allow the
+    # whole delay and a minute (docs/streaming.md, "Delayed standbys and a restarted upstream").
+    pg4 = node("pg4")
+    delay = int(psql(pg4, "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'")[0][0]) // 1000
+    waiting = psql(pg4, "SELECT coalesce(wait_event, '') FROM pg_stat_activity WHERE backend_type = 'startup'")
     assert wait_for(lambda: psql(pg3, "SELECT application_name, state FROM pg_stat_replication")
-                    == [["pg4", "streaming"]], timeout=90), "pg4 did not stream again from pg3 within 90 s"
+                    == [["pg4", "streaming"]], timeout=delay + 60), (
+        "pg4 did not stream again from pg3 within its apply delay (%d s) + 60 s; its startup process waited on %s"
+        % (delay, waiting))
