@@ -31,9 +31,9 @@ LAB_CA = os.path.join(LAB, "pki")
 FILES = (("etcd", "/etc/etcd/pki/member.crt"), ("etcd", "/etc/etcd/pki/ca.crt"),
          ("patroni", "/etc/patroni/pki/member.crt"), ("patroni", "/etc/patroni/pki/ca.crt"),
          ("haproxy", "/etc/haproxy/pki/ca.crt"))
-# Clear every role's own CA directory, so that the one setting (pki_ca_*) decides.
-NO_ROLE_CA_DIRS = [arg for role in ("etcd", "patroni", "haproxy", "pgbouncer", "postgresql", "pgbackrest")
-                   for arg in ("-e", "%s_tls_ca_dir=" % role)]
+# Clear the CA directory the lab sets (the cluster description's pgha_ca_dir, .config/molecule/config.yml), so that
+# the one setting (pki_ca_*) decides.
+NO_ROLE_CA_DIRS = ["-e", "pgha_ca_dir="]
 
 
 def groups():
