@@ -23,15 +23,16 @@ import socket
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
-from ansible_collections.pgha.replication.plugins.module_utils._postgres import (  # pylint: disable=unused-import
+from ansible_collections.pgha.replication.plugins.module_utils._errors import (  # pylint: disable=unused-import
     Conflict,
     ConnectionFailed,
     InvalidInput,
     PgHaError,
     Unsupported,
     WaitTimeout,
-    scrub,
+    mask,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._module import OptionGroup
 
 # Patroni's defaults for the dynamic configuration keys the modules read (patroni/config.py).
 CONFIG_DEFAULTS = dict(
@@ -66,31 +67,40 @@ class PatroniApiError(PgHaError):
         self.body = body
 
 
-def patroni_argument_spec():
-    """REST API options; documented by the ``pgha.replication._patroni`` doc fragment."""
-    return dict(
+def _check_api_url(params):
+    if not re.match(r'^https?://[^/\s]+', params.get('api_url') or ''):
+        raise InvalidInput('api_url must be an http:// or https:// URL of a Patroni REST API, for example http://127.0.0.1:8008')
+
+
+# REST API options, every one named api_*; the names before 0.2.0 stay as aliases. Documented by the
+# ``pgha.replication._patroni`` doc fragment.
+PATRONI_API = OptionGroup(
+    dict(
         api_url=dict(type='str', required=True),
         api_username=dict(type='str'),
         api_password=dict(type='str', no_log=True),
-        ca_path=dict(type='path'),
-        validate_certs=dict(type='bool', default=True),
-        client_cert=dict(type='path'),
-        client_key=dict(type='path'),
-        timeout=dict(type='int', default=10),
-    )
+        api_ca_path=dict(type='path', aliases=['ca_path']),
+        api_validate_certs=dict(type='bool', default=True, aliases=['validate_certs']),
+        api_client_cert=dict(type='path', aliases=['client_cert']),
+        api_client_key=dict(type='path', aliases=['client_key'], no_log=False),
+        api_timeout=dict(type='int', default=10, aliases=['timeout']),
+    ),
+    doc_fragment='pgha.replication._patroni',
+    check=_check_api_url,
+    together=[('api_username', 'api_password')],
+    needs=dict(api_client_key='api_client_cert'),
+    minimum=dict(api_timeout=1),
+)
+
+
+def patroni_argument_spec():
+    """REST API options (PATRONI_API's argument spec)."""
+    return PATRONI_API.argument_spec()
 
 
 def validate_api_params(params):
     """Check the REST API options that the argument spec cannot express. Pure; raises InvalidInput."""
-    url = params.get('api_url') or ''
-    if not re.match(r'^https?://[^/\s]+', url):
-        raise InvalidInput('api_url must be an http:// or https:// URL of a Patroni REST API, for example http://127.0.0.1:8008')
-    if bool(params.get('api_username')) != bool(params.get('api_password')):
-        raise InvalidInput('api_username and api_password must be set together')
-    if params.get('client_key') and not params.get('client_cert'):
-        raise InvalidInput('client_key needs client_cert')
-    if params.get('timeout') is not None and params['timeout'] < 1:
-        raise InvalidInput('timeout must be 1 or more')
+    PATRONI_API.check(params)
 
 
 def status_message(status, body, method, path):
@@ -101,7 +111,7 @@ def status_message(status, body, method, path):
         hint = 'authentication failed: check api_username and api_password (restapi.authentication in patroni.yml)'
     elif status == 403:
         hint = ('access denied: the client address is not in restapi.allowlist, or the API requires a client certificate '
-                '(client_cert, client_key)')
+                '(api_client_cert, api_client_key)')
     elif status == 412:
         hint = 'Patroni refused the request, a precondition does not hold'
     elif status == 503:
@@ -127,15 +137,20 @@ class PatroniClient(object):
         self.base = params['api_url'].rstrip('/')
         self.username = params.get('api_username')
         self.password = params.get('api_password')
-        self.ca_path = params.get('ca_path')
-        self.validate_certs = params.get('validate_certs', True)
-        self.client_cert = params.get('client_cert')
-        self.client_key = params.get('client_key')
-        self.timeout = params.get('timeout') or 10
+        self.ca_path = params.get('api_ca_path')
+        self.validate_certs = params.get('api_validate_certs', True)
+        self.client_cert = params.get('api_client_cert')
+        self.client_key = params.get('api_client_key')
+        self.timeout = params.get('api_timeout') or 10
+        self._params = params
         self._open = opener or open_url
 
+    def for_member(self, api_url):
+        """A client of another member's REST API (``api_url``), with the same credentials and TLS options."""
+        return PatroniClient(dict(self._params, api_url=api_url), opener=self._open)
+
     def _scrub(self, text):
-        return scrub(text, self.password)
+        return mask(text, self.password)
 
     def request(self, method, path, body=None, timeout=None):
         """Send a request; return (status, text). Raises ConnectionFailed, or PatroniApiError for non-2xx answers."""

@@ -24,6 +24,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.patroni_group
   - pgha.replication._patroni
 options:
   config:
@@ -65,15 +67,8 @@ attributes:
     description:
       - Reads the configuration and runs the same planner and checks; returns the patch that would be sent in
         RV(patch), the predicted configuration in RV(config) and the same RV(ignore:changed), without sending it.
-    support: full
   diff_mode:
     description: Returns the managed keys before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.patroni) in C(module_defaults) to set the REST API options once.
-    support: full
-    membership:
-      - pgha.replication.patroni
 notes:
   - C(PATCH /config) needs the REST API's basic authentication when Patroni has C(restapi.authentication); set
     O(api_username) and O(api_password).
@@ -171,15 +166,14 @@ pending_restart_reason:
 import json
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     CONFIG_DEFAULTS,
     ConnectionFailed,
     InvalidInput,
     PatroniApiError,
+    PATRONI_API,
     PatroniClient,
-    PgHaError,
-    patroni_argument_spec,
     read_cluster,
     validate_api_params,
 )
@@ -436,19 +430,17 @@ def run(module, client, member_client):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    config=dict(type='dict', required=True),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=30),
+)
+
+
 def main():
-    argument_spec = patroni_argument_spec()
-    argument_spec.update(
-        config=dict(type='dict', required=True),
-        wait=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=30),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, PatroniClient(module.params), lambda url: PatroniClient(dict(module.params, api_url=url)))
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[PATRONI_API], validate=validate_params)
+    client = PatroniClient(frame.module.params)
+    frame.run(lambda module: run(module, client, client.for_member))
 
 
 if __name__ == '__main__':

@@ -26,6 +26,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.patroni_group
   - pgha.replication._patroni
 options:
   leader:
@@ -69,20 +71,13 @@ attributes:
     description:
       - Reads the cluster and runs every pre-check; predicts RV(ignore:changed) and RV(switchover) without asking Patroni.
         RV(after) is the predicted cluster.
-    support: full
   diff_mode:
     description: Returns the leader and the scheduled switchover before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.patroni) in C(module_defaults) to set the REST API options once.
-    support: full
-    membership:
-      - pgha.replication.patroni
 notes:
   - A switchover needs the REST API's basic authentication when Patroni has C(restapi.authentication); set
     O(api_username) and O(api_password).
   - Patroni answers C(POST /switchover) once the new leader holds the leader key (at most twice C(loop_wait),
-    at least 20 seconds); the request's timeout is raised to cover that whatever O(timeout) says.
+    at least 20 seconds); the request's timeout is raised to cover that whatever O(api_timeout) says.
   - With O(wait=true) the module polls C(GET /cluster), and the leader's own REST API, every 0.25 seconds while
     Patroni switches over and reports in RV(unavailable_seconds) how long it saw no running leader.
 seealso:
@@ -223,7 +218,7 @@ import datetime
 import threading
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     REPLICA_ROLES,
     SYNC_ROLES,
@@ -232,12 +227,12 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     ConnectionFailed,
     InvalidInput,
     PatroniApiError,
+    PATRONI_API,
     PatroniClient,
     PgHaError,
     Unsupported,
     WaitTimeout,
     parse_iso8601,
-    patroni_argument_spec,
     read_cluster,
     validate_api_params,
 )
@@ -444,7 +439,7 @@ def post_outcome(status, text, switchover):
 def post_timeout(params, cluster):
     """Patroni answers POST /switchover after polling for up to 2 * max(10, loop_wait) seconds."""
     loop_wait = (cluster['config'] or {}).get('loop_wait', 10)
-    return max(params['timeout'], 2 * max(10, loop_wait) + 10)
+    return max(params['api_timeout'], 2 * max(10, loop_wait) + 10)
 
 
 def request_switchover(client, switchover, timeout):
@@ -583,21 +578,19 @@ def run(module, client, member_client):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    leader=dict(type='str'),
+    candidate_any=dict(type='bool', default=False),
+    scheduled_at=dict(type='str'),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=120),
+)
+
+
 def main():
-    argument_spec = patroni_argument_spec()
-    argument_spec.update(
-        leader=dict(type='str'),
-        candidate_any=dict(type='bool', default=False),
-        scheduled_at=dict(type='str'),
-        wait=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=120),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, PatroniClient(module.params), lambda url: PatroniClient(dict(module.params, api_url=url)))
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[PATRONI_API], validate=validate_params)
+    client = PatroniClient(frame.module.params)
+    frame.run(lambda module: run(module, client, client.for_member))
 
 
 if __name__ == '__main__':

@@ -27,6 +27,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
 options:
   name:
@@ -159,15 +161,8 @@ attributes:
         real run would fail on the server's rules that can be known in advance (see the notes).
       - To compare row filters, the module creates a scratch publication in a transaction that is always
         rolled back, also in check mode (see the notes).
-    support: full
   diff_mode:
     description: Returns the publication before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - Row filters are compared in the server's own normalised form. For every table with a O(tables[].row_filter),
     the module creates a scratch publication with that filter in a transaction that is always rolled back, reads
@@ -329,12 +324,11 @@ import binascii
 import os
 import re
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     Conflict,
+    POSTGRES,
     InvalidInput,
     PgHaError,
     QueryFailed,
@@ -343,7 +337,6 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     execute,
     fetch_all,
     fetch_one,
-    postgres_argument_spec,
     render,
     server_facts,
     sql,
@@ -1112,39 +1105,26 @@ def run(module, conn):
     return result
 
 
-def main():
-    argument_spec = postgres_argument_spec()
-    argument_spec.update(
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    tables=dict(type='list', elements='dict', options=dict(
         name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        tables=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            columns=dict(type='list', elements='str'),
-            row_filter=dict(type='str'),
-        )),
-        all_tables=dict(type='bool'),
-        tables_in_schema=dict(type='list', elements='str'),
-        publish=dict(type='list', elements='str', choices=list(OPERATIONS)),
-        publish_via_partition_root=dict(type='bool'),
-        owner=dict(type='str'),
-        allow_recreate=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+        columns=dict(type='list', elements='str'),
+        row_filter=dict(type='str'),
+    )),
+    all_tables=dict(type='bool'),
+    tables_in_schema=dict(type='list', elements='str'),
+    publish=dict(type='list', elements='str', choices=list(OPERATIONS)),
+    publish_via_partition_root=dict(type='bool'),
+    owner=dict(type='str'),
+    allow_recreate=dict(type='bool', default=False),
+)
 
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
 
-    conn = None
-    try:
-        validate_params(module.params)
-        conn = connect(module.params)
-        result = run(module, conn)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []))
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)
+def main():
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES], validate=validate_params, report=dict(queries=[]))
+    frame.run(lambda module: run(module, frame.closing(connect(module.params))))
 
 
 if __name__ == '__main__':

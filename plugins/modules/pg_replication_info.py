@@ -22,6 +22,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes.info_module
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
 options:
   lag_threshold_bytes:
@@ -36,18 +38,6 @@ options:
     type: float
     default: 5.0
     version_added: 0.1.0
-attributes:
-  check_mode:
-    description: Never changes anything, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Never changes anything, so there is no diff.
-    support: none
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - A superuser is not needed. A role that is a member of C(pg_monitor) sees everything reported here,
     for example C(CREATE ROLE monitor LOGIN IN ROLE pg_monitor). Without C(pg_monitor) (or
@@ -308,16 +298,13 @@ standby:
 
 import re
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
+    POSTGRES,
     InvalidInput,
-    PgHaError,
     connect,
     fetch_all,
     fetch_one,
-    postgres_argument_spec,
     server_facts,
     sql,
 )
@@ -490,28 +477,15 @@ def validate_params(params):
         raise InvalidInput('lag_threshold_seconds must be 0 or more')
 
 
+ARGUMENT_SPEC = dict(
+    lag_threshold_bytes=dict(type='int', default=16777216),
+    lag_threshold_seconds=dict(type='float', default=5.0),
+)
+
+
 def main():
-    argument_spec = postgres_argument_spec()
-    argument_spec.update(
-        lag_threshold_bytes=dict(type='int', default=16777216),
-        lag_threshold_seconds=dict(type='float', default=5.0),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
-
-    conn = None
-    try:
-        validate_params(module.params)
-        conn = connect(module.params)
-        info = read_info(conn, module.params)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(changed=False, **info)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES], validate=validate_params)
+    frame.run(lambda module: dict(read_info(frame.closing(connect(module.params)), module.params), changed=False))
 
 
 if __name__ == '__main__':

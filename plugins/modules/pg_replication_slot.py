@@ -27,6 +27,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
   - pgha.replication._patroni
 options:
@@ -125,7 +127,7 @@ options:
       - Base URL of the REST API of any member of the Patroni cluster, for example V(http://127.0.0.1:8008).
       - Required with O(permanent=true). With O(permanent=false) it is optional; when set, a slot declared in Patroni's
         configuration is refused (it needs O(permanent=true)) and C(ignore_slots) is honoured (see O(patroni_guard)).
-      - Not to be confused with the SQL connection (O(login_host), O(port)); O(timeout) applies to the REST API,
+      - Not to be confused with the SQL connection (O(login_host), O(port)); O(api_timeout) applies to the REST API,
         O(connect_timeout) to PostgreSQL.
     type: str
     required: false
@@ -148,17 +150,8 @@ options:
     default: 30
     version_added: 0.1.0
 attributes:
-  check_mode:
-    description: Can run in check mode and predict the same changes, queries and diff as a real run.
-    support: full
   diff_mode:
     description: Returns the slot before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - A logical slot belongs to the database the module connects to (O(login_db)); an existing logical slot of
     another database makes the module fail with O(state=present).
@@ -346,18 +339,17 @@ import re
 import time
 from collections import namedtuple
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
+    PATRONI_API,
     PatroniApiError,
     PatroniClient,
-    patroni_argument_spec,
     validate_api_params,
 )
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     Conflict,
+    POSTGRES,
     InvalidInput,
     PgHaError,
     QueryFailed,
@@ -366,7 +358,6 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     connect,
     execute,
     fetch_one,
-    postgres_argument_spec,
     render,
     server_facts,
     sql,
@@ -940,41 +931,26 @@ def run_permanent(module, conn, client, desired, server, current, patroni):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    slot_type=dict(type='str', default='physical', choices=['physical', 'logical']),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    plugin=dict(type='str'),
+    immediately_reserve=dict(type='bool', default=False),
+    two_phase=dict(type='bool'),
+    terminate_active=dict(type='bool', default=False),
+    permanent=dict(type='bool', default=False),
+    patroni_guard=dict(type='bool', default=True),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=30),
+)
+
+
 def main():
-    argument_spec = postgres_argument_spec()
-    api_spec = patroni_argument_spec()
-    api_spec['api_url'] = dict(api_spec['api_url'], required=False)
-    argument_spec.update(api_spec)
-    argument_spec.update(
-        name=dict(type='str', required=True),
-        slot_type=dict(type='str', default='physical', choices=['physical', 'logical']),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        plugin=dict(type='str'),
-        immediately_reserve=dict(type='bool', default=False),
-        two_phase=dict(type='bool'),
-        terminate_active=dict(type='bool', default=False),
-        permanent=dict(type='bool', default=False),
-        patroni_guard=dict(type='bool', default=True),
-        wait=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=30),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
-
-    conn = None
-    try:
-        validate_params(module.params)
-        client = PatroniClient(module.params) if module.params['api_url'] else None
-        conn = connect(module.params)
-        result = run(module, conn, client)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []), requests=exc.details.get('requests', []))
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES, PATRONI_API.optional(when='api_url')], validate=validate_params,
+                        report=dict(queries=[], requests=[]))
+    client = PatroniClient(frame.module.params) if frame.module.params['api_url'] else None
+    frame.run(lambda module: run(module, frame.closing(connect(module.params)), client))
 
 
 if __name__ == '__main__':

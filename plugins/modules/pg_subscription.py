@@ -23,6 +23,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
 options:
   name:
@@ -241,15 +243,8 @@ attributes:
         run would - the publisher is checked in both modes (see O(connection)).
       - Check mode connects to the publisher (read-only) when the subscription would be created or its connection or
         publications changed, and with O(refresh=true) to compare the tables.
-    support: full
   diff_mode:
     description: Returns the subscription's managed attributes before and after in RV(diff); passwords are masked.
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - Run it on the subscriber. Creating or dropping a subscription needs superuser (or C(pg_create_subscription) on
     PostgreSQL 16); reading the stored connection string needs superuser.
@@ -495,13 +490,13 @@ import re
 import time
 from collections import namedtuple
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
+from ansible_collections.pgha.replication.plugins.module_utils._errors import MASK, mask
+from ansible_collections.pgha.replication.plugins.module_utils._module import IF_SET, ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     Conflict,
     ConnectionFailed,
+    POSTGRES,
     InvalidInput,
     PgHaError,
     Unsupported,
@@ -510,10 +505,8 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     execute,
     fetch_all,
     fetch_one,
-    postgres_argument_spec,
     psycopg2,
     render,
-    scrub,
     server_facts,
     sql,
 )
@@ -521,7 +514,6 @@ from ansible_collections.pgha.replication.plugins.module_utils._sql_input import
 
 LSN_RE = re.compile(r'^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$')
 KEYWORD_RE = re.compile(r'^[a-z_]+$')
-MASK = '********'
 SECRET_KEYS = ('password', 'sslpassword')
 WHITESPACE = ' \t\n\r\f\v'
 
@@ -684,23 +676,7 @@ def mask_conninfo(parts):
     return dict((key, MASK if key in SECRET_KEYS and value is not None else value) for key, value in parts.items())
 
 
-def secret_variants(secret):
-    """The forms a secret can take in a message: raw, conninfo-escaped, and that inside a SQL literal. Pure."""
-    if not secret:
-        return []
-    escaped = secret.replace('\\', '\\\\').replace("'", "\\'")
-    in_sql = escaped.replace("'", "''")
-    variants = set([secret, escaped, in_sql, in_sql.replace('\\', '\\\\'), secret.replace("'", "''")])
-    return sorted(variants, key=len, reverse=True)
-
-
-def scrub_all(text, secrets):
-    """``text`` with every form of every secret masked. Pure."""
-    text = '%s' % (text,)
-    for secret in secrets:
-        for variant in secret_variants(secret):
-            text = scrub(text, variant)
-    return text
+scrub_all = mask  # every form of every secret masked (_errors.mask)
 
 
 def normalize_lsn(value):
@@ -1348,68 +1324,45 @@ def run(module, conn, secrets):
     return result
 
 
-def argument_spec():
-    spec = postgres_argument_spec()
-    spec.update(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        publications=dict(type='list', elements='str'),
-        connection=dict(type='dict', options=dict(
-            host=dict(type='list', elements='str'),
-            port=dict(type='list', elements='int'),
-            dbname=dict(type='str'),
-            user=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            sslmode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
-            sslrootcert=dict(type='str'),
-            connect_timeout=dict(type='int'),
-            target_session_attrs=dict(type='str', choices=['any', 'read-write', 'read-only', 'primary', 'standby',
-                                                           'prefer-standby']),
-            application_name=dict(type='str'),
-        )),
-        connection_extra=dict(type='dict'),
-        enabled=dict(type='bool'),
-        slot_name=dict(type='str'),
-        create_slot=dict(type='bool'),
-        copy_data=dict(type='bool'),
-        binary=dict(type='bool'),
-        streaming=dict(type='str'),
-        synchronous_commit=dict(type='str'),
-        disable_on_error=dict(type='bool'),
-        two_phase=dict(type='bool'),
-        origin=dict(type='str', choices=['any', 'none']),
-        refresh=dict(type='bool', default=False),
-        skip_lsn=dict(type='str'),
-        drop_slot=dict(type='bool', default=True),
-        wait=dict(type='bool', default=False),
-        wait_timeout=dict(type='int', default=300),
-    )
-    return spec
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    publications=dict(type='list', elements='str'),
+    connection=dict(type='dict', options=dict(
+        host=dict(type='list', elements='str'),
+        port=dict(type='list', elements='int'),
+        dbname=dict(type='str'),
+        user=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        sslmode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
+        sslrootcert=dict(type='str'),
+        connect_timeout=dict(type='int'),
+        target_session_attrs=dict(type='str', choices=['any', 'read-write', 'read-only', 'primary', 'standby',
+                                                       'prefer-standby']),
+        application_name=dict(type='str'),
+    )),
+    connection_extra=dict(type='dict'),
+    enabled=dict(type='bool'),
+    slot_name=dict(type='str'),
+    create_slot=dict(type='bool'),
+    copy_data=dict(type='bool'),
+    binary=dict(type='bool'),
+    streaming=dict(type='str'),
+    synchronous_commit=dict(type='str'),
+    disable_on_error=dict(type='bool'),
+    two_phase=dict(type='bool'),
+    origin=dict(type='str', choices=['any', 'none']),
+    refresh=dict(type='bool', default=False),
+    skip_lsn=dict(type='str'),
+    drop_slot=dict(type='bool', default=True),
+    wait=dict(type='bool', default=False),
+    wait_timeout=dict(type='int', default=300),
+)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
-
-    secrets = [(module.params.get('connection') or {}).get('password'), module.params.get('login_password')]
-    conn = None
-    try:
-        validate_params(module.params)
-        conn = connect(module.params)
-        result = run(module, conn, secrets)
-    except PgHaError as exc:
-        secrets = [secret for secret in secrets if secret]
-        failure = dict(msg=scrub_all(exc.msg, secrets),
-                       queries=[scrub_all(query, secrets) for query in exc.details.get('queries', [])])
-        if 'tables' in exc.details:
-            failure['tables'] = exc.details['tables']
-        module.fail_json(**failure)
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES], validate=validate_params, report=dict(queries=[], tables=IF_SET))
+    frame.run(lambda module: run(module, frame.closing(connect(module.params)), frame.secrets))
 
 
 if __name__ == '__main__':

@@ -26,6 +26,8 @@ description:
   - Never changes anything; RV(ignore:changed) is always V(false).
 author:
   - pgha.replication developers (@pgha)
+extends_documentation_fragment:
+  - pgha.replication._attributes.info_module
 options:
   stanza:
     description:
@@ -57,13 +59,6 @@ options:
     type: path
     default: pgbackrest
     version_added: 0.1.0
-attributes:
-  check_mode:
-    description: Never changes anything, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Never changes anything, so there is no diff.
-    support: none
 notes:
   - Run the module as the user pgBackRest runs as (C(become_user) the repository owner, usually C(postgres) or
     C(pgbackrest)). That user must be able to read the configuration file, which holds the repository cipher
@@ -343,8 +338,8 @@ import os
 import re
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.process import get_bin_path
+from ansible_collections.pgha.replication.plugins.module_utils._module import IF_SET, ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import PgHaError
 
 # pgBackRest options whose values are secrets (pgBackRest marks them "secure").
@@ -373,7 +368,7 @@ class CommandFailed(PgBackRestError):
     """pgBackRest exited non-zero. ``rc`` is its exit code."""
 
     def __init__(self, msg, rc=None, **details):
-        super(CommandFailed, self).__init__(msg, **details)
+        super(CommandFailed, self).__init__(msg, rc=rc, **details)
         self.rc = rc
 
 
@@ -667,27 +662,25 @@ def read_info(module, params, environ):
     return dict(stanzas=stanzas, table=render_table(stanzas), pgbackrest_version=version.strip(), command=argv), warnings
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            stanza=dict(type='str'),
-            config=dict(type='path'),
-            repo=dict(type='int'),
-            set=dict(type='str'),
-            binary=dict(type='path', default='pgbackrest'),
-        ),
-        required_by=dict(set='stanza'),
-        supports_check_mode=True,
-    )
-    try:
-        info, warnings = read_info(module, module.params, os.environ)
-    except CommandFailed as exc:
-        module.fail_json(msg=exc.msg, rc=exc.rc)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
+ARGUMENT_SPEC = dict(
+    stanza=dict(type='str'),
+    config=dict(type='path'),
+    repo=dict(type='int'),
+    set=dict(type='str'),
+    binary=dict(type='path', default='pgbackrest'),
+)
+
+
+def info_result(module):
+    info, warnings = read_info(module, module.params, os.environ)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, **info)
+    return dict(info, changed=False)
+
+
+def main():
+    frame = ModuleFrame(ARGUMENT_SPEC, validate=validate_params, report=dict(rc=IF_SET), required_by=dict(set='stanza'))
+    frame.run(info_result)
 
 
 if __name__ == '__main__':

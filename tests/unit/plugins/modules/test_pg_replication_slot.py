@@ -241,7 +241,7 @@ def test_invalid_patroni_options(overrides, message):
 
 
 def test_valid_patroni_options():
-    mod.validate_params(params(permanent=True, api_url='http://h:8008', api_username='u', api_password='p', timeout=10,
+    mod.validate_params(params(permanent=True, api_url='http://h:8008', api_username='u', api_password='p', api_timeout=10,
                                slot_type='logical', two_phase=False))
 
 

@@ -12,6 +12,8 @@ import json
 import pytest
 
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import Conflict, InvalidInput, Unsupported
+from ansible_collections.pgha.replication.plugins.module_utils._module import merged_argument_spec
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import POSTGRES
 from ansible_collections.pgha.replication.plugins.modules import pg_subscription as mod
 
 PG15 = dict(version_num=150008)
@@ -387,7 +389,7 @@ def test_password_changed():
 
 
 def test_argument_spec_hides_the_password():
-    spec = mod.argument_spec()
+    spec = merged_argument_spec([POSTGRES], mod.ARGUMENT_SPEC)
     assert spec['connection']['options']['password']['no_log'] is True
     assert spec['login_password']['no_log'] is True
 
