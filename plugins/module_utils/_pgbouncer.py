@@ -25,6 +25,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
     ConnectionFailed,
+    InvalidInput,
     MissingDependency,
     PgHaError,
     QueryFailed,
@@ -330,6 +331,20 @@ def plan_databases_edit(lines, name, new_line):
 # ---------------------------------------------------------------------------------------------
 # Admin console
 # ---------------------------------------------------------------------------------------------
+
+# The admin console's own commands that take a database name, and the names they may take as they are: the console
+# has no parameters and does not accept quoted identifiers in every version.
+CONSOLE_VERBS = ('PAUSE', 'RESUME', 'DISABLE', 'ENABLE', 'KILL', 'RECONNECT', 'WAIT_CLOSE')
+CONSOLE_NAME_RE = re.compile(r'^[A-Za-z0-9_]{1,63}$')
+
+
+def console_command(verb, name):
+    """``VERB name`` for the admin console. Pure; raises InvalidInput unless the name can stand unquoted."""
+    if verb not in CONSOLE_VERBS or not CONSOLE_NAME_RE.match(name or ''):
+        raise InvalidInput('%r: not a database name the PgBouncer console can take (letters, digits, underscores)'
+                           % (name,))
+    return ' '.join((verb, name))
+
 
 class AdminConsole(object):
     """A connection to pgbouncer's admin console (the special database ``pgbouncer``).

@@ -341,6 +341,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._sql import apply, fixed, show, statement
 from ansible_collections.pgha.replication.plugins.module_utils._sql_input import check_expression, validate_name
 
 OPERATIONS = ('insert', 'update', 'delete', 'truncate')
@@ -357,12 +358,6 @@ MIN_VERSION = dict(
 )
 
 PUBLIC_KEYS = ('name', 'owner', 'all_tables', 'tables', 'tables_in_schema', 'publish', 'publish_via_partition_root')
-
-
-def _sql(text):
-    # Fixed SQL text of the module. Statements carry no %s parameters: values are sql.Literal, names sql.Identifier,
-    # so a row filter containing '%' is never taken for a placeholder.
-    return sql.SQL(text)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -626,9 +621,11 @@ def needs_recreate(current, desired):
 def _create(desired, current, facts):
     """CREATE PUBLICATION (+ OWNER TO). ``current`` is the publication being re-created, or None."""
     name = sql.Identifier(desired['name'])
-    statement = [_sql('CREATE PUBLICATION '), name]
+    # Statements carry no %s parameters: values are sql.Literal, names sql.Identifier, so a row filter containing
+    # '%' is never taken for a placeholder.
+    parts = ['CREATE PUBLICATION ', name]
     if desired['all_tables']:
-        statement.append(_sql(' FOR ALL TABLES'))
+        parts.append(' FOR ALL TABLES')
     else:
         objects = []
         if desired['tables']:
@@ -636,7 +633,7 @@ def _create(desired, current, facts):
         if desired['tables_in_schema']:
             objects.append(sql.SQL('TABLES IN SCHEMA {0}').format(_schema_list(desired['tables_in_schema'])))
         if objects:
-            statement += [_sql(' FOR '), sql.SQL(', ').join(objects)]
+            parts.extend([' FOR ', sql.SQL(', ').join(objects)])
     options = dict(publish=desired['publish'], publish_via_partition_root=desired['publish_via_partition_root'])
     if current is not None:
         # Re-created: options left unset keep their values (written only when they differ from the default).
@@ -646,8 +643,8 @@ def _create(desired, current, facts):
             options['publish_via_partition_root'] = True
     items = _with_options(options)
     if items:
-        statement += [_sql(' WITH ('), sql.SQL(', ').join(items), _sql(')')]
-    steps = [sql.Composed(statement)]
+        parts.extend([' WITH (', sql.SQL(', ').join(items), ')'])
+    steps = [fixed(*parts)]
     owner = _owner_after(desired, current, facts)
     if owner != facts['login_role']:
         steps.append(sql.SQL('ALTER PUBLICATION {0} OWNER TO {1}').format(name, sql.Identifier(owner)))
@@ -733,7 +730,7 @@ def plan(current, desired, facts):
         steps = _alter(current, desired)
     if steps and facts.get('in_recovery'):
         raise Unsupported("publication '%s' cannot be changed on a standby; run the module against the primary" % name)
-    return steps
+    return [statement(step) for step in steps]
 
 
 def predict(current, desired, facts, steps):
@@ -971,12 +968,12 @@ def _normalise_row_filters(conn, members, via_root, facts):
             _parse_as_one_statement(conn, index, member)
             scratch = '%s%s_%d' % (SCRATCH_PREFIX, token, index)
             names[index] = scratch
-            statement = sql.SQL('CREATE PUBLICATION {0} FOR TABLE {1}').format(sql.Identifier(scratch), _table_object(member))
+            create = sql.SQL('CREATE PUBLICATION {0} FOR TABLE {1}').format(sql.Identifier(scratch), _table_object(member))
             if facts['version_num'] >= MIN_VERSION['publish_via_partition_root']:
-                statement = sql.Composed([statement, sql.SQL(' WITH (publish_via_partition_root = {0})').format(
-                    sql.SQL('true' if via_root else 'false'))])
+                create = fixed(create, sql.SQL(' WITH (publish_via_partition_root = {0})').format(
+                    sql.SQL('true' if via_root else 'false')))
             try:
-                execute(conn, statement)
+                execute(conn, create)
             except QueryFailed as exc:
                 raise InvalidInput('tables[%d] (%s): the server refused the column list or row filter %r: %s'
                                    % (index, member['name'], member['row_filter'], exc.msg))
@@ -1048,30 +1045,6 @@ def resolve_desired(conn, desired, facts, current):
 # Apply and run
 # ---------------------------------------------------------------------------------------------------------------
 
-def apply(conn, steps):
-    """Run the planned statements in one transaction; return them rendered.
-
-    On failure everything is rolled back, and the statements that had run are attached as ``details['queries']``.
-    """
-    ran = []
-    execute(conn, 'BEGIN')
-    try:
-        for step in steps:
-            text = render(conn, step)
-            execute(conn, step)
-            ran.append(text)
-        execute(conn, 'COMMIT')
-    except PgHaError as exc:
-        try:
-            execute(conn, 'ROLLBACK')
-        except PgHaError:
-            pass
-        exc.msg = '%s; the transaction was rolled back, nothing was changed' % exc.msg
-        exc.details['queries'] = ran
-        raise
-    return ran
-
-
 def run(module, conn):
     """Read, resolve, plan, apply (unless check mode), re-read. Returns the result dict."""
     desired = desired_from_params(module.params)
@@ -1088,12 +1061,12 @@ def run(module, conn):
         check_server_rules(current, desired, facts)
     steps = plan(current, desired, facts)
     if module.check_mode:
-        queries = [render(conn, step) for step in steps]
+        queries = [show(conn, step) for step in steps]
         after = predict(current, desired, facts, steps)
     else:
         def reached(state):
             return not plan(state, desired, facts)
-        queries, raced = converge(lambda: apply(conn, steps) if steps else [],
+        queries, raced = converge(lambda: apply(conn, steps, transaction=True) if steps else [],
                                   lambda: read_publication(conn, desired['name'], facts), reached,
                                   "publication '%s'" % desired['name'])
         if raced:

@@ -356,18 +356,17 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     Unsupported,
     WaitTimeout,
     connect,
-    execute,
     fetch_one,
-    render,
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._sql import apply as apply_statements, run_statement, show, statement
 from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
 OBJECT_IN_USE = '55006'
 
-# One step of a plan. kind is 'sql' (run query with params) or 'terminate' (run it, then wait for the slot to be released).
-Step = namedtuple('Step', ['kind', 'query', 'params'])
+# Statement kinds of a plan: 'sql', or TERMINATE (run it, then wait for the slot to be released).
+TERMINATE = 'terminate'
 
 MANAGED_KEYS = ('slot_name', 'slot_type', 'plugin', 'database', 'two_phase', 'temporary')
 
@@ -377,13 +376,6 @@ SLOTS_KEYS = ('permanent_replication_slots', 'permanent_slots', 'slots')
 PATRONI_ACTIVITY_QUERY = ("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity "
                           "WHERE application_name = %s OR application_name LIKE %s) AS patroni")
 POLL_INTERVAL = 0.2
-
-
-def _sql(text):
-    # Statements are fixed SQL text with %s placeholders; values always travel as parameters.
-    if sql is None:
-        return text
-    return sql.SQL(text)
 
 
 def validate_slot_name(name):
@@ -448,8 +440,8 @@ def plan(current, desired, server):
                 raise Conflict(
                     "slot '%s' is in use by process %s; set terminate_active=true to terminate that process and drop the slot"
                     % (name, current.get('active_pid')))
-            steps.append(Step('terminate', _sql('SELECT pg_terminate_backend(%s)'), (current['active_pid'],)))
-        steps.append(Step('sql', _sql('SELECT pg_drop_replication_slot(%s)'), (name,)))
+            steps.append(terminate_statement(current['active_pid']))
+        steps.append(statement('SELECT pg_drop_replication_slot(%s)', params=(name,)))
         return steps
 
     slot_type = desired['slot_type']
@@ -475,8 +467,7 @@ def plan(current, desired, server):
         return []
 
     if slot_type == 'physical':
-        return [Step('sql', _sql('SELECT pg_create_physical_replication_slot(%s, %s)'),
-                     (name, desired['immediately_reserve']))]
+        return [statement('SELECT pg_create_physical_replication_slot(%s, %s)', params=(name, desired['immediately_reserve']))]
 
     if server.get('in_recovery') and server['version_num'] < 160000:
         raise Unsupported("logical slot '%s' cannot be created on a standby before PostgreSQL 16; create it on the primary" % name)
@@ -486,8 +477,8 @@ def plan(current, desired, server):
     if desired['two_phase']:
         if server['version_num'] < 140000:
             raise Unsupported('two_phase needs PostgreSQL 14 or later')
-        return [Step('sql', _sql('SELECT pg_create_logical_replication_slot(%s, %s, false, %s)'), (name, plugin, True))]
-    return [Step('sql', _sql('SELECT pg_create_logical_replication_slot(%s, %s)'), (name, plugin))]
+        return [statement('SELECT pg_create_logical_replication_slot(%s, %s, false, %s)', params=(name, plugin, True))]
+    return [statement('SELECT pg_create_logical_replication_slot(%s, %s)', params=(name, plugin))]
 
 
 def predict(current, desired, server, steps):
@@ -671,7 +662,7 @@ def plan_permanent(current, desired, server, patroni):
                 raise Conflict(
                     "slot '%s' is in use by process %s, and Patroni drops only an unused slot; set terminate_active=true "
                     "to terminate that process" % (name, current.get('active_pid')))
-            steps.append(Step('terminate', _sql('SELECT pg_terminate_backend(%s)'), (current['active_pid'],)))
+            steps.append(terminate_statement(current['active_pid']))
         return PermanentPlan({key: {name: None}}, steps, None, 'absent', desired)
 
     plugin = desired['plugin']
@@ -724,7 +715,7 @@ def read_patroni(client):
 
 def patroni_managed(conn):
     """Whether a connection of Patroni shows in pg_stat_activity (visible to any role)."""
-    return bool(fetch_one(conn, _sql(PATRONI_ACTIVITY_QUERY), ('Patroni', 'Patroni %'))['patroni'])
+    return bool(fetch_one(conn, PATRONI_ACTIVITY_QUERY, ('Patroni', 'Patroni %'))['patroni'])
 
 
 def send_patch(client, patch, deadline):
@@ -759,9 +750,9 @@ def wait_for_slot(conn, desired, server, wait_for, deadline, ran):
             if slot is None:
                 return None
             if slot['active'] and desired['terminate_active']:
-                query = _sql('SELECT pg_terminate_backend(%s)')
-                ran.append(render(conn, query, (slot['active_pid'],)))
-                execute(conn, query, (slot['active_pid'],))
+                terminate = terminate_statement(slot['active_pid'])
+                ran.append(show(conn, terminate))
+                run_statement(conn, terminate, ran)
         if time.monotonic() >= deadline:
             if wait_for == 'present':
                 raise WaitTimeout(
@@ -802,43 +793,36 @@ def _wait_released(conn, name, server, deadline):
 
 
 def apply(conn, steps, desired, server, wait_timeout):
-    """Run the planned steps; return the rendered statements actually run.
-
-    On failure the statements that did run are attached to the exception as ``details['queries']``.
-    """
-    ran = []
-    try:
-        _apply(conn, steps, desired, server, wait_timeout, ran)
-    except PgHaError as exc:
-        exc.details['queries'] = ran
-        raise
-    return ran
-
-
-def _apply(conn, steps, desired, server, wait_timeout, ran):
+    """Run the planned statements (_sql.apply); return them as run. A terminate is followed by a wait for the slot
+    to be released; a drop that finds the slot taken again (pg_receivewal reconnects in a loop) terminates its user
+    again, until ``wait_timeout``."""
     deadline = time.monotonic() + wait_timeout
     name = desired['name']
-    for step in steps:
-        if step.kind == 'terminate':
-            ran.append(render(conn, step.query, step.params))
-            execute(conn, step.query, step.params)
-            _wait_released(conn, name, server, deadline)
-            continue
+
+    def execute_one(conn, st, ran):
         while True:
             try:
-                execute(conn, step.query, step.params)
-                ran.append(render(conn, step.query, step.params))
-                break
+                return run_statement(conn, st, ran)
             except QueryFailed as exc:
-                # A consumer that reconnects (pg_receivewal loops) may grab the slot again between terminate and drop.
-                if exc.pgcode != OBJECT_IN_USE or not desired['terminate_active'] or time.monotonic() >= deadline:
+                if (st.kind == TERMINATE or exc.pgcode != OBJECT_IN_USE or not desired['terminate_active']
+                        or time.monotonic() >= deadline):
                     raise
                 slot = read_slot(conn, name, server)
                 if slot is not None and slot['active']:
-                    query = _sql('SELECT pg_terminate_backend(%s)')
-                    ran.append(render(conn, query, (slot['active_pid'],)))
-                    execute(conn, query, (slot['active_pid'],))
+                    terminate = terminate_statement(slot['active_pid'])
+                    ran.append(show(conn, terminate))
+                    run_statement(conn, terminate, ran)
                 _wait_released(conn, name, server, deadline)
+
+    def after_each(conn, st, ran):
+        if st.kind == TERMINATE:
+            _wait_released(conn, name, server, deadline)
+
+    return apply_statements(conn, steps, execute_one, after_each)
+
+
+def terminate_statement(pid):
+    return statement('SELECT pg_terminate_backend(%s)', params=(pid,), kind=TERMINATE)
 
 
 def _request_view(patch):
@@ -853,7 +837,7 @@ def run(module, conn, client=None):
     current = read_slot(conn, desired['name'], server)
     patroni = read_patroni(client) if client is not None else None
     if desired['permanent']:
-        server['cluster_name'] = fetch_one(conn, _sql("SELECT current_setting('cluster_name') AS name"))['name']
+        server['cluster_name'] = fetch_one(conn, "SELECT current_setting('cluster_name') AS name")['name']
         return run_permanent(module, conn, client, desired, server, current, patroni)
 
     check_unmanaged(desired, patroni)
@@ -872,7 +856,7 @@ def run(module, conn, client=None):
         if evidence and not (patroni is not None and ignored_by_patroni(patroni['config'], slot)):
             raise Conflict(guard_message(desired, evidence))
     if module.check_mode:
-        queries = [render(conn, step.query, step.params) for step in steps]
+        queries = [show(conn, step) for step in steps]
         after = predict(current, desired, server, steps)
     else:
         queries, raced = converge(lambda: apply(conn, steps, desired, server, params['wait_timeout']),
@@ -899,7 +883,7 @@ def run_permanent(module, conn, client, desired, server, current, patroni):
     requests = _request_view(planned.patch)
     changed = bool(planned.patch or planned.steps)
     if module.check_mode:
-        queries = [render(conn, step.query, step.params) for step in planned.steps]
+        queries = [show(conn, step) for step in planned.steps]
         if planned.wait_for == 'present':
             after = current if current is not None else predict(None, planned.desired, server, [True])
         else:

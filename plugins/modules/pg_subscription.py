@@ -488,7 +488,6 @@ diff:
 
 import re
 import time
-from collections import namedtuple
 
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
 from ansible_collections.pgha.replication.plugins.module_utils._errors import MASK, mask
@@ -498,7 +497,6 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     ConnectionFailed,
     POSTGRES,
     InvalidInput,
-    PgHaError,
     Unsupported,
     WaitTimeout,
     connect,
@@ -506,10 +504,10 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     fetch_all,
     fetch_one,
     psycopg2,
-    render,
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._sql import apply, assignments, fixed, run_statement, show, statement
 from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
 LSN_RE = re.compile(r'^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$')
@@ -538,13 +536,9 @@ SET_OPTIONS = (('slot_name', 0), ('binary', 140000), ('streaming', 140000), ('sy
 MANAGED_KEYS = ('enabled', 'publications', 'connection', 'slot_name', 'binary', 'streaming', 'synchronous_commit',
                 'disable_on_error', 'two_phase', 'origin')
 
-# One statement of a plan: `template` is SQL text where {0}, {1}... are identifiers (a str, or a list joined with
-# commas) and %s are values bound from `params`; `shown` are the params rendered for `queries` (secrets masked).
-Step = namedtuple('Step', ['template', 'idents', 'params', 'shown'])
-
-
-def step(template, idents=(), params=None, shown=None):
-    return Step(template, tuple(idents), params, params if shown is None else shown)
+# Statement kinds the run looks for in a plan.
+CONNECTION = 'connection'
+SKIP = 'skip'
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -847,12 +841,12 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
         if current is None:
             return []
         if desired['drop_slot'] or current.get('slot_name') is None:
-            return [step('DROP SUBSCRIPTION {0}', [name])]
+            return [statement('DROP SUBSCRIPTION {0}', [name])]
         steps = []
         if current.get('enabled'):
-            steps.append(step('ALTER SUBSCRIPTION {0} DISABLE', [name]))
-        steps.append(step('ALTER SUBSCRIPTION {0} SET (slot_name = NONE)', [name]))
-        steps.append(step('DROP SUBSCRIPTION {0}', [name]))
+            steps.append(statement('ALTER SUBSCRIPTION {0} DISABLE', [name]))
+        steps.append(statement('ALTER SUBSCRIPTION {0} SET (slot_name = NONE)', [name]))
+        steps.append(statement('DROP SUBSCRIPTION {0}', [name]))
         return steps
 
     _check_supported(desired, version)
@@ -861,17 +855,15 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
         check_creatable(desired)
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
-        options, values = [], []
-        for option in ('enabled', 'slot_name', 'create_slot', 'copy_data', 'binary', 'streaming', 'synchronous_commit',
-                       'disable_on_error', 'two_phase', 'origin'):
-            if desired.get(option) is not None:
-                options.append('%s = %%s' % option)
-                values.append(desired[option])
-        template = 'CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1}'
+        options = [option for option in ('enabled', 'slot_name', 'create_slot', 'copy_data', 'binary', 'streaming',
+                                         'synchronous_commit', 'disable_on_error', 'two_phase', 'origin')
+                   if desired.get(option) is not None]
+        values = tuple(desired[option] for option in options)
+        template = fixed('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1}')
         if options:
-            template += ' WITH (%s)' % ', '.join(options)
-        return [step(template, [name, list(desired['publications'])],
-                     tuple([build_conninfo(pairs)] + values), tuple([build_conninfo(shown_pairs)] + values))]
+            template = fixed(template, ' WITH (', assignments(options), ')')
+        return [statement(template, [name, list(desired['publications'])], (build_conninfo(pairs),) + values,
+                          (build_conninfo(shown_pairs),) + values, kind=CONNECTION)]
 
     steps = []
     if desired['two_phase'] is not None and bool(current.get('two_phase')) != desired['two_phase']:
@@ -882,28 +874,25 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
     if desired['connection'] is not None and desired['connection'] != current.get('conninfo'):
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
-        steps.append(step('ALTER SUBSCRIPTION {0} CONNECTION %s', [name], (build_conninfo(pairs),),
-                          (build_conninfo(shown_pairs),)))
+        steps.append(statement('ALTER SUBSCRIPTION {0} CONNECTION %s', [name], (build_conninfo(pairs),),
+                               (build_conninfo(shown_pairs),), kind=CONNECTION))
 
-    changes, values = [], []
-    for option, _minimum in SET_OPTIONS:
-        want = desired.get(option)
-        if want is not None and want != current.get(option):
-            changes.append('%s = %%s' % option)
-            values.append(want)
+    changes = [option for option, _minimum in SET_OPTIONS
+               if desired.get(option) is not None and desired[option] != current.get(option)]
     if changes:
-        steps.append(step('ALTER SUBSCRIPTION {0} SET (%s)' % ', '.join(changes), [name], tuple(values)))
+        steps.append(statement(fixed('ALTER SUBSCRIPTION {0} SET (', assignments(changes), ')'), [name],
+                               tuple(desired[option] for option in changes)))
 
     if desired['skip_lsn'] is not None and skip_action(current, desired['skip_lsn'], origin_lsn) == 'set':
-        steps.append(step('ALTER SUBSCRIPTION {0} SKIP (lsn = %s)', [name], (desired['skip_lsn'],)))
+        steps.append(statement('ALTER SUBSCRIPTION {0} SKIP (lsn = %s)', [name], (desired['skip_lsn'],), kind=SKIP))
 
     enabled_now = bool(current.get('enabled'))
     enabled_after = enabled_now if desired['enabled'] is None else desired['enabled']
     if enabled_after and not enabled_now:
-        steps.append(step('ALTER SUBSCRIPTION {0} ENABLE', [name]))
+        steps.append(statement('ALTER SUBSCRIPTION {0} ENABLE', [name]))
 
-    copy = ', copy_data = %s' if desired['copy_data'] is not None else ''
-    copy_values = (desired['copy_data'],) if desired['copy_data'] is not None else ()
+    copy = desired['copy_data'] is not None
+    copy_values = (desired['copy_data'],) if copy else ()
     can_refresh = enabled_now or enabled_after
     publications_change = (desired['publications'] is not None
                            and sorted(set(desired['publications'])) != sorted(set(current.get('publications') or [])))
@@ -917,22 +906,23 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
                        "existing rows are then not copied), or recreate the subscription" % name)
     if publications_change:
         if can_refresh:
-            steps.append(step('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true%s)' % copy,
-                              [name, list(desired['publications'])], copy_values or None))
+            steps.append(statement(fixed('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true',
+                                         ', copy_data = %s' if copy else '', ')'),
+                                   [name, list(desired['publications'])], copy_values or None))
         else:
-            steps.append(step('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = false)',
-                              [name, list(desired['publications'])]))
+            steps.append(statement('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = false)',
+                                   [name, list(desired['publications'])]))
     elif desired['refresh']:
         if publisher_tables is None or subscribed_tables is None:
             raise Unsupported('refresh=true needs the publisher tables to compare with the subscription')
         if set(publisher_tables) != set(subscribed_tables):
             if not can_refresh:
                 raise Conflict("subscription '%s' is disabled and cannot be refreshed; set enabled=true to refresh it" % name)
-            steps.append(step('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION%s' % (' WITH (copy_data = %s)' if copy else ''),
-                              [name], copy_values or None))
+            steps.append(statement(fixed('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION', ' WITH (copy_data = %s)' if copy else ''),
+                                   [name], copy_values or None))
 
     if enabled_now and not enabled_after:
-        steps.append(step('ALTER SUBSCRIPTION {0} DISABLE', [name]))
+        steps.append(statement('ALTER SUBSCRIPTION {0} DISABLE', [name]))
     if desired['wait'] and not enabled_after:
         raise Conflict("wait=true needs an enabled subscription; subscription '%s' is disabled: set enabled=true" % name)
     return steps
@@ -980,7 +970,7 @@ def predict(current, desired, server, steps, current_user):
         after['enabled'] = desired['enabled']
     if desired['publications'] is not None and sorted(set(desired['publications'])) != sorted(set(current['publications'])):
         after['publications'] = list(desired['publications'])
-    if desired['skip_lsn'] is not None and any(' SKIP ' in s.template for s in steps):
+    if desired['skip_lsn'] is not None and any(st.kind == SKIP for st in steps):
         after['skip_lsn'] = desired['skip_lsn']
     return after
 
@@ -1020,29 +1010,20 @@ def password_changed(current, desired):
 # ---------------------------------------------------------------------------------------------------------------------
 # Server access
 
-def compose(st):
-    parts = []
-    for ident in st.idents:
-        if isinstance(ident, (list, tuple)):
-            parts.append(sql.SQL(', ').join(sql.Identifier(item) for item in ident))
-        else:
-            parts.append(sql.Identifier(ident))
-    return sql.SQL(st.template).format(*parts)
-
-
 def read_subscription(conn, name, server):
     """The subscription named ``name`` in the current database (internal form, conninfo in clear), or None."""
     version = server['version_num']
     optional = [('subbinary', 'binary', 140000), ('substream::text', 'streaming', 140000),
                 ('subtwophasestate::text', 'two_phase_state', 150000), ('subdisableonerr', 'disable_on_error', 150000),
                 ('subskiplsn::text', 'skip_lsn', 150000), ('suborigin', 'origin', 160000)]
-    select = ', '.join('%s AS %s' % (column if version >= minimum else 'NULL', alias) for column, alias, minimum in optional)
+    select = sql.SQL(', ').join(sql.SQL('{0} AS {1}').format(sql.SQL(column if version >= minimum else 'NULL'),
+                                                             sql.Identifier(alias)) for column, alias, minimum in optional)
     row = fetch_one(conn, sql.SQL(
         'SELECT s.oid, s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled, '
         's.subpublications AS publications, s.subconninfo AS conninfo, s.subslotname AS slot_name, '
-        's.subsynccommit AS synchronous_commit, ' + select + ' FROM pg_catalog.pg_subscription s '
+        's.subsynccommit AS synchronous_commit, {0} FROM pg_catalog.pg_subscription s '
         'JOIN pg_catalog.pg_database d ON d.oid = s.subdbid '
-        'WHERE d.datname = pg_catalog.current_database() AND s.subname = %s'), (name,))
+        'WHERE d.datname = pg_catalog.current_database() AND s.subname = %s').format(select), (name,))
     if row is None:
         return None
     row['conninfo'] = parse_conninfo(row['conninfo'])
@@ -1222,33 +1203,21 @@ def check_may_hide(conn, server, settings):
             'on PostgreSQL 15 GRANT SET ON PARAMETER, is needed); nothing was changed' % (row['u'], ', '.join(refused)))
 
 
-def apply(conn, steps, settings):
-    """Run the planned steps; return the rendered statements (secrets masked).
-
-    Statements that carry a secret run with ``settings`` set for the session (not a transaction: CREATE SUBSCRIPTION
-    cannot run in one when it creates the slot), and reset right after.
-    On failure the statements that did run are attached to the exception as ``details['queries']``.
-    """
-    ran = []
-    try:
-        for st in steps:
-            query = compose(st)
-            shown = render(conn, query, st.shown)
-            hide = st.params != st.shown
-            if hide:
-                for name, value in settings:
-                    execute(conn, sql.SQL('SET {0} = %s').format(sql.Identifier(*name.split('.'))), (value,))
-            try:
-                execute(conn, query, st.params)
-            finally:
-                if hide:
-                    for name, _value in settings:
-                        execute(conn, sql.SQL('RESET {0}').format(sql.Identifier(*name.split('.'))))
-            ran.append(shown)
-    except PgHaError as exc:
-        exc.details['queries'] = ran
-        raise
-    return ran
+def hidden(settings):
+    """apply()'s execute_one for a plan whose statements may carry a password: those run with ``settings`` set for
+    the session (not a transaction: CREATE SUBSCRIPTION cannot run in one when it creates the slot), reset right
+    after."""
+    def execute_one(conn, st, ran):
+        if not st.carries_secret:
+            return run_statement(conn, st, ran)
+        for name, value in settings:
+            execute(conn, sql.SQL('SET {0} = %s').format(sql.Identifier(*name.split('.'))), (value,))
+        try:
+            run_statement(conn, st, ran)
+        finally:
+            for name, _value in settings:
+                execute(conn, sql.SQL('RESET {0}').format(sql.Identifier(*name.split('.'))))
+    return execute_one
 
 
 def run(module, conn, secrets):
@@ -1287,17 +1256,17 @@ def run(module, conn, secrets):
 
     steps = plan(current, desired, server, publisher_tables, subscribed_tables, origin_lsn)
     settings = hiding_settings(conn, server)
-    if any(st.params != st.shown for st in steps):
+    if any(st.carries_secret for st in steps):
         check_may_hide(conn, server, settings)
     changed_password = bool(steps) and password_changed(current, desired) and any(
-        ' CONNECTION ' in st.template for st in steps)
+        st.kind == CONNECTION for st in steps)
     if module.check_mode:
-        queries = [render(conn, compose(st), st.shown) for st in steps]
+        queries = [show(conn, st) for st in steps]
         after = predict(current, desired, server, steps, current_user)
         tables = read_tables(conn, current['oid']) if current is not None and after is not None else []
     else:
         settled = dict(desired, refresh=False, skip_lsn=None)
-        queries, raced = converge(lambda: apply(conn, steps, settings),
+        queries, raced = converge(lambda: apply(conn, steps, execute_one=hidden(settings)),
                                   lambda: read_subscription(conn, desired['name'], server),
                                   lambda sub: not plan(sub, settled, server), "subscription '%s'" % desired['name'])
         if raced:

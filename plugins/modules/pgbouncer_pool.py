@@ -355,10 +355,12 @@ import tempfile
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._pgbouncer import (
+    CONSOLE_NAME_RE,
     MASK,
     PGBOUNCER_CONSOLE,
     AdminConsole,
     ConfigFileError,
+    console_command,
     mask_line,
     plan_databases_edit,
     render_entry,
@@ -375,7 +377,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
 # its admin console takes it as the argument of PAUSE/RESUME. The console has no parameters and does
 # not accept quoted identifiers in every version, so the name is validated strictly instead of quoted:
 # a valid name can be put in a command as it is.
-NAME_RE = re.compile(r'^[A-Za-z0-9_]{1,63}$')
+NAME_RE = CONSOLE_NAME_RE
 RESERVED_NAMES = ('pgbouncer',)
 # Control characters (newlines included) would break the ini line or the connection string.
 CONTROL_RE = re.compile(u'[\u0000-\u001f\u007f]')
@@ -563,7 +565,7 @@ def run_pause(module, params, console):
     if row is None:
         raise Conflict("PgBouncer has no database '%s'; add it with state=present first" % name)
     # name matched NAME_RE: it can be written into the command as it is (see NAME_RE).
-    command = '%s %s' % ('PAUSE' if pause else 'RESUME', name)
+    command = console_command('PAUSE' if pause else 'RESUME', name)
     needed = bool(row['paused']) != pause
     result = dict(changed=needed, queries=[command] if needed else [], restart_required=False, restart_reason=None,
                   database=row)
@@ -574,7 +576,7 @@ def run_pause(module, params, console):
     except WaitTimeout:
         # PgBouncer keeps the database paused after the admin connection is gone: undo it so that its
         # clients are not left waiting, and fail.
-        undo = 'RESUME %s' % name
+        undo = console_command('RESUME', name)
         retry = AdminConsole(params)
         try:
             retry.command(undo, params['wait_timeout'])

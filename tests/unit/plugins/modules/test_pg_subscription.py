@@ -194,7 +194,7 @@ def test_value_normalisation():
 
 def rendered(steps):
     """Steps as (template, identifiers, shown params) - exactly what `queries` shows, without a connection."""
-    return [(s.template, s.idents, s.shown) for s in steps]
+    return [(s.text, s.idents, s.shown) for s in steps]
 
 
 MASKED = "host='h' port='5432' dbname='app' user='rep' password='********'"
@@ -467,6 +467,6 @@ def test_refresh_with_copy_data_refused_once_two_phase_is_enabled(overrides, pub
     with pytest.raises(Conflict, match='set copy_data=false'):
         mod.plan(current, desired(**overrides), PG15, published, subscribed)
     steps = mod.plan(current, desired(copy_data=False, **overrides), PG15, published, subscribed)
-    assert steps and all('copy_data = %s' in s.template for s in steps)
+    assert steps and all('copy_data = %s' in s.text for s in steps)
     # Pending (not yet enabled) two-phase does not block the refresh.
     assert mod.plan(sub(two_phase=True, two_phase_state='pending'), desired(**overrides), PG15, published, subscribed)
