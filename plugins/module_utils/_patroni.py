@@ -19,6 +19,7 @@ import datetime
 import json
 import re
 import socket
+import time
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -33,6 +34,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._errors import ( 
     mask,
 )
 from ansible_collections.pgha.replication.plugins.module_utils._module import OptionGroup
+from ansible_collections.pgha.replication.plugins.module_utils._poll import poll
 
 # Patroni's defaults for the dynamic configuration keys the modules read (patroni/config.py).
 CONFIG_DEFAULTS = dict(
@@ -46,6 +48,9 @@ CONFIG_DEFAULTS = dict(
     check_timeline=False,
     pause=False,
 )
+
+# Seconds between two GET /config while a PATCH settles.
+SETTLE_INTERVAL = 0.1
 
 LEADER_ROLES = ('leader', 'standby_leader', 'master', 'primary')
 SYNC_ROLES = ('sync_standby', 'quorum_standby')
@@ -184,6 +189,10 @@ class PatroniClient(object):
             raise ConnectionFailed(self._scrub('cannot reach the Patroni REST API at %s (%s %s): %s'
                                                % (self.base, method, path, to_text(reason))))
 
+    def patch_config(self, patch, settle_timeout):
+        """PATCH /config; see :func:`patch_config`."""
+        return patch_config(self, patch, settle_timeout)
+
     def get_json(self, path, timeout=None):
         status, text = self.request('GET', path, timeout=timeout)
         try:
@@ -191,6 +200,64 @@ class PatroniClient(object):
         except ValueError:
             raise PatroniApiError('GET %s: HTTP %s, the answer is not JSON: %s' % (path, status, self._scrub(text[:200])),
                                   status=status, body=self._scrub(text))
+
+
+def read_config(client):
+    """GET /config, checked to be a dynamic configuration. Raises PatroniApiError."""
+    config = client.get_json('/config')
+    if not isinstance(config, dict):
+        raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
+    return config
+
+
+def patch_config(client, patch, settle_timeout, clock=time.monotonic, sleep=time.sleep):
+    """PATCH /config with ``patch``; return ``(stored, seen)``: the configuration Patroni answered it stored (None when
+    the answer is not JSON), and the last GET /config.
+
+    The member answers GET /config from its cache of the DCS, which follows a write after a moment: GET /config is
+    repeated until it shows what was stored, for ``settle_timeout`` seconds at most, so that the next run reads what
+    this one wrote.
+    """
+    dummy, text = client.request('PATCH', '/config', body=patch)
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        stored = None
+    seen, dummy = poll(lambda: read_config(client), lambda config: not isinstance(stored, dict) or config == stored,
+                       SETTLE_INTERVAL, timeout=settle_timeout, clock=clock, sleep=sleep)
+    return stored, seen
+
+
+def member_status(member_client, member, timeout=None):
+    """A member's live state from its own REST API (GET on its ``api_url``, Patroni's /patroni), or None when it has
+    no api_url, cannot be reached or answers an error. ``member_client(api_url)`` is PatroniClient.for_member."""
+    if not member or not member.get('api_url'):
+        return None
+    try:
+        status = member_client(member['api_url']).get_json('', timeout=timeout)
+    except (ConnectionFailed, PatroniApiError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def timing_problems(ttl, loop_wait, retry_timeout):
+    """The HA timing rule of Patroni, in one place: what is wrong with (ttl, loop_wait, retry_timeout), as a list of
+    sentences (empty when Patroni takes them as they are). Patroni silently raises values under its minimums and
+    shortens loop_wait and retry_timeout when loop_wait + 2 * retry_timeout exceeds ttl. Pure.
+
+    Used by patroni_config and, through the ``patroni_timing_problems`` filter, by the patroni role's preflight.
+    """
+    problems = []
+    if ttl < 20:
+        problems.append('ttl (%d) must be 20 or more' % ttl)
+    if loop_wait < 1:
+        problems.append('loop_wait (%d) must be 1 or more' % loop_wait)
+    if retry_timeout < 3:
+        problems.append('retry_timeout (%d) must be 3 or more' % retry_timeout)
+    if loop_wait + 2 * retry_timeout > ttl:
+        problems.append('loop_wait + 2 * retry_timeout (%d + 2 * %d = %d) must not exceed ttl (%d)'
+                        % (loop_wait, retry_timeout, loop_wait + 2 * retry_timeout, ttl))
+    return problems
 
 
 def _int_or_none(value):
@@ -281,9 +348,7 @@ def read_cluster(client, with_config=True):
         raise PatroniApiError('GET /cluster: the answer is not a Patroni cluster description')
     config_json = None
     if with_config:
-        config_json = client.get_json('/config')
-        if not isinstance(config_json, dict):
-            raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
+        config_json = read_config(client)
     return normalise_cluster(cluster_json, config_json)
 
 

@@ -163,18 +163,20 @@ pending_restart_reason:
   sample: {pg1: {max_connections: {old_value: '100', new_value: '200'}}}
 '''
 
-import json
 import time
 
 from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
+from ansible_collections.pgha.replication.plugins.module_utils._poll import poll
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     CONFIG_DEFAULTS,
-    ConnectionFailed,
     InvalidInput,
-    PatroniApiError,
     PATRONI_API,
     PatroniClient,
+    member_status,
+    patch_config,
     read_cluster,
+    read_config,
+    timing_problems,
     validate_api_params,
 )
 
@@ -292,16 +294,7 @@ def validate_timing(merged, patch):
     if not any(key in patch for key in TIMING_KEYS):
         return
     ttl, loop_wait, retry_timeout = [_timing_value(merged, key) for key in TIMING_KEYS]
-    problems = []
-    if ttl < 20:
-        problems.append('ttl (%d) must be 20 or more' % ttl)
-    if loop_wait < 1:
-        problems.append('loop_wait (%d) must be 1 or more' % loop_wait)
-    if retry_timeout < 3:
-        problems.append('retry_timeout (%d) must be 3 or more' % retry_timeout)
-    if loop_wait + 2 * retry_timeout > ttl:
-        problems.append('loop_wait + 2 * retry_timeout (%d + 2 * %d = %d) must not exceed ttl (%d)'
-                        % (loop_wait, retry_timeout, loop_wait + 2 * retry_timeout, ttl))
+    problems = timing_problems(ttl, loop_wait, retry_timeout)
     if problems:
         raise InvalidInput('config: invalid HA timings (ttl=%d, loop_wait=%d, retry_timeout=%d): %s; Patroni would adjust '
                            'them silently, so nothing was sent. Change config.ttl, config.loop_wait or config.retry_timeout'
@@ -344,41 +337,19 @@ def member_reasons(cluster, member_client):
     """pending_restart_reason from each pending member's own GET /patroni (Patroni 4); members that do not answer are skipped."""
     reasons = {}
     for member in cluster['members']:
-        if not member['pending_restart'] or member.get('pending_restart_reason') or not member.get('api_url'):
+        if not member['pending_restart'] or member.get('pending_restart_reason'):
             continue
-        try:
-            status = member_client(member['api_url']).get_json('')
-        except (ConnectionFailed, PatroniApiError):
-            continue
-        if isinstance(status, dict) and status.get('pending_restart_reason'):
+        status = member_status(member_client, member)
+        if status and status.get('pending_restart_reason'):
             reasons[member['name']] = status['pending_restart_reason']
     return reasons
 
 
-def read_config(client):
-    config = client.get_json('/config')
-    if not isinstance(config, dict):
-        raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
-    return config
-
-
 def patch_and_reread(client, patch, wait_timeout, clock=time.monotonic, sleep=time.sleep):
-    """PATCH /config, then GET /config until it shows what Patroni stored (its answer to the PATCH); return it.
-
-    A member answers GET /config from its cached view of the DCS, which follows a write after a moment: the re-read is
-    repeated (for at most ``wait_timeout`` seconds) until it agrees with the PATCH answer.
-    """
-    dummy, text = client.request('PATCH', '/config', body=patch)
-    try:
-        stored = json.loads(text)
-    except ValueError:
-        stored = None
-    deadline = clock() + wait_timeout
-    while True:
-        after = read_config(client)
-        if not isinstance(stored, dict) or after == stored or clock() >= deadline:
-            return after
-        sleep(POLL_INTERVAL / 5)
+    """PATCH /config, then GET /config until it shows what Patroni stored (its answer to the PATCH), for at most
+    ``wait_timeout`` seconds; return the last GET /config (_patroni.patch_config)."""
+    dummy, seen = patch_config(client, patch, wait_timeout, clock=clock, sleep=sleep)
+    return seen
 
 
 def settle(client, member_client, parameters, loop_wait, wait_timeout, clock=time.monotonic, sleep=time.sleep):
@@ -388,17 +359,19 @@ def settle(client, member_client, parameters, loop_wait, wait_timeout, clock=tim
     (2 * loop_wait + 1 seconds) have passed, in which every member has applied the new configuration; never later than
     ``wait_timeout``.
     """
-    start = clock()
-    deadline = start + min(wait_timeout, 2 * loop_wait + 1)
-    while True:
+    def read():
         cluster = read_cluster(client, with_config=False)
-        reasons = member_reasons(cluster, member_client)
+        return cluster, member_reasons(cluster, member_client)
+
+    def applied(state):
+        cluster, reasons = state
         dummy, by_member = pending_view(cluster, reasons)
-        if cluster['members'] and all(set(parameters) <= set(by_member.get(m['name']) or {}) for m in cluster['members']):
-            return cluster, reasons
-        if clock() >= deadline:
-            return cluster, reasons
-        sleep(POLL_INTERVAL)
+        return bool(cluster['members']) and all(set(parameters) <= set(by_member.get(m['name']) or {})
+                                                for m in cluster['members'])
+
+    state, dummy = poll(read, applied, POLL_INTERVAL, timeout=min(wait_timeout, 2 * loop_wait + 1), clock=clock,
+                        sleep=sleep)
+    return state
 
 
 def run(module, client, member_client):

@@ -219,6 +219,7 @@ import threading
 import time
 
 from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
+from ansible_collections.pgha.replication.plugins.module_utils._poll import poll
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     REPLICA_ROLES,
     SYNC_ROLES,
@@ -232,6 +233,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     PgHaError,
     Unsupported,
     WaitTimeout,
+    member_status,
     parse_iso8601,
     read_cluster,
     validate_api_params,
@@ -481,13 +483,8 @@ def leader_live(cluster, member_client):
     shows what the member last wrote to the DCS (once per HA loop), which misses most of a demotion.
     """
     member = member_by_name(cluster, cluster['leader']) if cluster['leader'] else None
-    if member is None or not member.get('api_url'):
-        return False
-    try:
-        status = member_client(member['api_url']).get_json('', timeout=LIVE_TIMEOUT)
-    except (ConnectionFailed, PatroniApiError):
-        return False
-    return isinstance(status, dict) and status.get('state') == 'running' and status.get('role') in ('primary', 'master')
+    status = member_status(member_client, member, timeout=LIVE_TIMEOUT)
+    return bool(status) and status.get('state') == 'running' and status.get('role') in ('primary', 'master')
 
 
 def switch_and_wait(client, switchover, post_seconds, wait_timeout, before=None, member_client=None, clock=time.monotonic,
@@ -503,42 +500,40 @@ def switch_and_wait(client, switchover, post_seconds, wait_timeout, before=None,
     source = 'member' if live else 'dcs'
     poster = _Poster(client, switchover, post_seconds)
     start = clock()
-    deadline = start + wait_timeout
     poster.start()
-    unavailable = 0.0
-    last_time, last_ok = start, True
-    last_seen = None
-    response = None
-    while True:
+    seen = dict(unavailable=0.0, time=start, ok=True, cluster=None, response=None)
+
+    def read():
+        """One poll: the cluster (and the leader's live state), the unavailable time so far, Patroni's answer."""
         now = clock()
         try:
             cluster = read_cluster(client, with_config=False)
             ok = has_running_leader(cluster) and (not live or leader_live(cluster, member_client))
-            last_seen = cluster
+            seen['cluster'] = cluster
         except (ConnectionFailed, PatroniApiError):
             cluster, ok = None, False
-        if not last_ok:
-            unavailable += now - last_time
-        last_time, last_ok = now, ok
+        if not seen['ok']:
+            seen['unavailable'] += now - seen['time']
+        seen['time'], seen['ok'] = now, ok
         if not poster.is_alive():
             if poster.error is not None:
                 raise poster.error
-            if response is None:
+            if seen['response'] is None:
                 status, text = poster.result
                 post_outcome(status, text, switchover)
-                response = text
-        if ok and completed(cluster, switchover['from'], switchover['to']) and response is not None:
-            return cluster, response, round(unavailable, 2), source
-        if now >= deadline:
-            break
-        sleep(POLL_INTERVAL)
-    seen = 'nothing could be read'
-    if last_seen is not None:
-        seen = ', '.join('%s %s/%s tl %s' % (m['name'], m['role'], m['state'], m['timeline']) for m in last_seen['members'])
+                seen['response'] = text
+        return ok and completed(cluster, switchover['from'], switchover['to']) and seen['response'] is not None
+
+    dummy, done = poll(read, bool, POLL_INTERVAL, deadline=start + wait_timeout, clock=clock, sleep=sleep)
+    if done:
+        return seen['cluster'], seen['response'], round(seen['unavailable'], 2), source
+    last = 'nothing could be read'
+    if seen['cluster'] is not None:
+        last = ', '.join('%s %s/%s tl %s' % (m['name'], m['role'], m['state'], m['timeline']) for m in seen['cluster']['members'])
     if poster.is_alive():
-        seen += '; Patroni has not answered the switchover request yet'
+        last += '; Patroni has not answered the switchover request yet'
     raise WaitTimeout('switchover from %s to %s not completed after wait_timeout=%ss (last seen: %s)'
-                      % (switchover['from'], switchover['to'], wait_timeout, seen))
+                      % (switchover['from'], switchover['to'], wait_timeout, last))
 
 
 def run(module, client, member_client):

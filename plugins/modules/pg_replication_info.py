@@ -296,8 +296,8 @@ standby:
           type: str
 '''
 
-import re
 
+from ansible_collections.pgha.replication.plugins.module_utils._conninfo import mask_conninfo_text
 from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
     POSTGRES,
@@ -308,25 +308,13 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._slots import CURRENT_LSN, read_slots
 
 HEALTHY = 'healthy'
 NETWORK = 'network'
 DISK = 'disk'
 REPLAY = 'replay'
 NOT_STREAMING = 'not_streaming'
-
-_PASSWORD_RE = re.compile(r"""password\s*=\s*('(?:[^'\\]|\\.)*'|\S*)""", re.IGNORECASE)
-
-# The LSN lags are measured from: the primary's insert position, or what a standby has received/replayed.
-CURRENT_LSN = ('CASE WHEN pg_is_in_recovery() THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) '
-               'ELSE pg_current_wal_lsn() END')
-
-
-def strip_password(conninfo):
-    """Remove any password=... from a libpq connection string. Pure."""
-    if conninfo is None:
-        return None
-    return _PASSWORD_RE.sub('password=********', conninfo)
 
 
 def _parts(cumulative):
@@ -399,24 +387,6 @@ def read_standbys(conn, threshold_seconds, threshold_bytes):
     return rows
 
 
-def read_slots(conn, version):
-    optional = [('wal_status', 130000), ('safe_wal_size', 130000), ('two_phase', 140000)]
-    select = [sql.Identifier(c) if version >= minimum else sql.SQL('NULL AS {0}').format(sql.Identifier(c)) for c, minimum in optional]
-    rows = fetch_all(conn, sql.SQL(
-        'SELECT slot_name, slot_type, plugin, database, active, active_pid, temporary, {0}, '
-        'restart_lsn::text AS restart_lsn, confirmed_flush_lsn::text AS confirmed_flush_lsn, '
-        'pg_wal_lsn_diff({1}, restart_lsn)::bigint AS retained_bytes '
-        'FROM pg_catalog.pg_replication_slots ORDER BY slot_name').format(sql.SQL(', ').join(select), sql.SQL(CURRENT_LSN)))
-    for row in rows:
-        row['inactive_retaining'] = inactive_retaining(row)
-    return rows
-
-
-def inactive_retaining(slot):
-    """True when a slot is not in use but keeps WAL. Pure."""
-    return (not slot.get('active')) and (slot.get('retained_bytes') or 0) > 0
-
-
 def read_standby_state(conn, version):
     pause_state = sql.SQL('pg_get_wal_replay_pause_state()' if version >= 140000 else 'NULL::text')
     state = fetch_one(conn, sql.SQL(
@@ -433,7 +403,7 @@ def read_standby_state(conn, version):
     state['is_delayed'] = (state['recovery_min_apply_delay_ms'] or 0) > 0
     upstream = fetch_one(conn, 'SELECT status, sender_host, sender_port, slot_name, conninfo FROM pg_catalog.pg_stat_wal_receiver')
     if upstream is not None:
-        upstream['conninfo'] = strip_password(upstream['conninfo'])
+        upstream['conninfo'] = mask_conninfo_text(upstream['conninfo'])
     state['upstream'] = upstream
     return state
 
