@@ -11,10 +11,13 @@ COLLECTIONS := $(REPO)/.build/collections
 LAB_DIR     := $(REPO)/.lab
 SCENARIO    ?= streaming
 TOPOLOGY    ?= ha
+# The Debian release of lab nodes whose scenario names none (platforms' lab_release).
+RELEASE     ?= bookworm
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export CONTAINERS_CONF := $(LAB_DIR)/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PGHA_LAB_RELEASE := $(RELEASE)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export PYTHONPATH := $(COLLECTIONS)
@@ -24,7 +27,7 @@ export PATH := $(BIN):$(PATH)
 	role-readmes controller-tests galaxy-import ee-create core-range
 
 help:
-	@echo "make lab [TOPOLOGY=ha|streaming] build (or converge) the lab and print its state"
+	@echo "make lab [TOPOLOGY=ha|streaming] [RELEASE=bookworm|trixie]  build (or converge) the lab and print its state"
 	@echo "make lab-destroy                remove the lab's containers and state"
 	@echo "make test                       every gate: lint, sanity, units, module tests, Molecule"
 	@echo "make units | lint | sanity | molecule SCENARIO=<name>"

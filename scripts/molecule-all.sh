@@ -29,8 +29,12 @@ if [ "$scenarios" != "$assigned" ]; then
   exit 2
 fi
 
-# The base image is built once, before the lanes race to create nodes from it.
-molecule/_lab/build-image.sh "${PGHA_LAB_IMAGE:-localhost/pgha-base:bookworm-ssh}"
+# The base images (the default release's, and each lab_release a scenario names) are built
+# once, before the lanes race to create nodes from them.
+for release in $( (echo "${PGHA_LAB_RELEASE:-bookworm}"
+                   sed -n 's/^ *lab_release: *\([a-z]*\).*/\1/p' molecule/*/molecule.yml) | sort -u); do
+  molecule/_lab/build-image.sh "localhost/pgha-base:$release-ssh"
+done
 
 run_lane() {
   local status=0 scenario start names

@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
-# Build the lab's base image (Debian bookworm booting systemd) once per machine.
-# Usage: build-image.sh IMAGE   (e.g. localhost/pgha-base:bookworm-ssh)
-# The image's tag names what it holds: bookworm-ssh adds sshd and the lab's login user
-# (ansible, passwordless sudo) to the systemd base; an older image keeps its own tag.
+# Build a lab base image (Debian booting systemd) once per machine and release.
+# Usage: build-image.sh IMAGE   (localhost/pgha-base:<release>-ssh: bookworm-ssh, trixie-ssh)
+# The image's tag names what it holds: the Debian release, and -ssh for sshd and the lab's
+# login user (ansible, passwordless sudo) on the systemd base; an older image keeps its own tag.
 set -euo pipefail
 image=${1:?image name}
+release=${image##*:}
+release=${release%-ssh}
+case "$release" in
+  bookworm|trixie) ;;
+  *) echo "build-image.sh: $image names the release '$release'; the lab builds bookworm and trixie" >&2; exit 2 ;;
+esac
 if podman image exists "$image"; then
   echo "lab image $image: present"
   exit 0
 fi
 rootfs=$(mktemp -d /var/tmp/pgha-rootfs.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT
-echo "lab image $image: building with debootstrap (about a minute)"
+echo "lab image $image: building Debian $release with debootstrap (about a minute)"
+# bookworm's debootstrap builds trixie as well (its trixie script is sid's).
 debootstrap --variant=minbase \
   --include=systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,procps,ca-certificates,acl,openssh-server \
-  bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
-# The nodes use the same apt sources and extra CA certificates as the host, so they reach
-# the same mirror and a TLS-intercepting proxy's PyPI, if any.
+  "$release" "$rootfs" http://deb.debian.org/debian >/dev/null
+# The nodes use the host's apt mirrors (with the node's release in place of the host's) and
+# extra CA certificates, so they reach the same mirror and a TLS-intercepting proxy's PyPI, if any.
+host_release=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 if compgen -G "/etc/apt/sources.list.d/*" >/dev/null; then
   rm -f "$rootfs/etc/apt/sources.list"
-  cp /etc/apt/sources.list.d/* "$rootfs/etc/apt/sources.list.d/"
+  for f in /etc/apt/sources.list.d/*; do
+    if [ -n "$host_release" ] && [ "$host_release" != "$release" ]; then
+      sed "s/\b$host_release\b/$release/g" "$f" > "$rootfs/etc/apt/sources.list.d/$(basename "$f")"
+    else
+      cp "$f" "$rootfs/etc/apt/sources.list.d/"
+    fi
+  done
 fi
 f=/etc/apt/apt.conf.d/99artifact-registry
 if [ -f "$f" ]; then

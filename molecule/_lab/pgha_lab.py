@@ -164,6 +164,28 @@ class Lab:
             return False
         return not sync_standby or any(m["role"] == "sync_standby" for m in state["members"])
 
+    # --- PostgreSQL through HAProxy
+
+    def through_proxy(self, proxy, port):
+        """A connection as the lab user through HAProxy at the address proxy: to PgBouncer on
+        5000/5001 (client TLS off), straight to PostgreSQL on 5010/5011 (TLS required, checked
+        against self.ca; verify-ca: the certificate names the member, not the proxy)."""
+        import psycopg2  # only the tests that connect need it
+
+        return psycopg2.connect(host=proxy, port=port, dbname="postgres", user="lab", password=self.secret("lab"),
+                                connect_timeout=3, sslmode="verify-ca" if port in (5010, 5011) else "disable",
+                                sslrootcert=self.ca)
+
+    def served_by(self, proxy, port):
+        """(in recovery, address) of the server a connection through the proxy reaches."""
+        conn = self.through_proxy(proxy, port)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_is_in_recovery(), host(inet_server_addr())")
+                return cur.fetchone()
+        finally:
+            conn.close()
+
     # --- Ansible
 
     def ansible_env(self):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # This doc fragment is PRIVATE to the pgha.replication collection; it documents
-# plugins/module_utils/_patroni.py:patroni_argument_spec() and must stay in step with it.
+# plugins/module_utils/_patroni.py:PATRONI_API and must stay in step with it.
 
 # Copyright: (c) 2025, pgha.replication contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -33,32 +33,38 @@ options:
       - Never shown in results or error messages.
     type: str
     version_added: 0.1.0
-  ca_path:
+  api_ca_path:
     description:
       - File of certificate authorities used to verify the certificate of an V(https) O(api_url).
     type: path
+    aliases: [ca_path]
     version_added: 0.1.0
-  validate_certs:
+  api_validate_certs:
     description:
       - Verify the certificate of an V(https) O(api_url). Only set to V(false) on a test system.
     type: bool
     default: true
+    aliases: [validate_certs]
     version_added: 0.1.0
-  client_cert:
+  api_client_cert:
     description:
       - Client certificate (PEM) presented to a REST API that requires one (C(restapi.verify_client)).
     type: path
+    aliases: [client_cert]
     version_added: 0.1.0
-  client_key:
+  api_client_key:
     description:
-      - Private key (PEM) of O(client_cert), when it is not in the same file.
+      - Private key (PEM) of O(api_client_cert), when it is not in the same file.
     type: path
+    aliases: [client_key]
     version_added: 0.1.0
-  timeout:
+  api_timeout:
     description:
       - Seconds to wait for an answer to each REST API request.
+      - Every REST API option is named C(api_*); the names without the prefix are kept as aliases.
     type: int
     default: 10
+    aliases: [timeout]
     version_added: 0.1.0
 notes:
   - The module talks to the Patroni REST API from the host it runs on; it does not need Patroni, C(patronictl)

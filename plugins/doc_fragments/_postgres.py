@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # This doc fragment is PRIVATE to the pgha.replication collection; it documents
-# plugins/module_utils/_postgres.py:postgres_argument_spec() and must stay in step with it.
+# plugins/module_utils/_postgres.py:POSTGRES and must stay in step with it.
 
 # Copyright: (c) 2025, pgha.replication contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)

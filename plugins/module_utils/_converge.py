@@ -38,7 +38,7 @@ def lock_object(conn, kind, name):
     Advisory locks are per database: runs connected to different databases are not serialised (converge() then
     covers them).
     """
-    execute(conn, 'SELECT pg_catalog.pg_advisory_lock(%s, pg_catalog.hashtext(%s))', (LOCK_CLASS, '%s %s' % (kind, name)))
+    execute(conn, 'SELECT pg_catalog.pg_advisory_lock(%s, pg_catalog.hashtext(%s))', (LOCK_CLASS, ' '.join((kind, name))))
 
 
 def converge(apply, reread, reached, what):

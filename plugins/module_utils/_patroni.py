@@ -19,19 +19,22 @@ import datetime
 import json
 import re
 import socket
+import time
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
-from ansible_collections.pgha.replication.plugins.module_utils._postgres import (  # pylint: disable=unused-import
+from ansible_collections.pgha.replication.plugins.module_utils._errors import (  # pylint: disable=unused-import
     Conflict,
     ConnectionFailed,
     InvalidInput,
     PgHaError,
     Unsupported,
     WaitTimeout,
-    scrub,
+    mask,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._module import OptionGroup
+from ansible_collections.pgha.replication.plugins.module_utils._poll import poll
 
 # Patroni's defaults for the dynamic configuration keys the modules read (patroni/config.py).
 CONFIG_DEFAULTS = dict(
@@ -45,6 +48,9 @@ CONFIG_DEFAULTS = dict(
     check_timeline=False,
     pause=False,
 )
+
+# Seconds between two GET /config while a PATCH settles.
+SETTLE_INTERVAL = 0.1
 
 LEADER_ROLES = ('leader', 'standby_leader', 'master', 'primary')
 SYNC_ROLES = ('sync_standby', 'quorum_standby')
@@ -66,31 +72,40 @@ class PatroniApiError(PgHaError):
         self.body = body
 
 
-def patroni_argument_spec():
-    """REST API options; documented by the ``pgha.replication._patroni`` doc fragment."""
-    return dict(
+def _check_api_url(params):
+    if not re.match(r'^https?://[^/\s]+', params.get('api_url') or ''):
+        raise InvalidInput('api_url must be an http:// or https:// URL of a Patroni REST API, for example http://127.0.0.1:8008')
+
+
+# REST API options, every one named api_*; the names before 0.2.0 stay as aliases. Documented by the
+# ``pgha.replication._patroni`` doc fragment.
+PATRONI_API = OptionGroup(
+    dict(
         api_url=dict(type='str', required=True),
         api_username=dict(type='str'),
         api_password=dict(type='str', no_log=True),
-        ca_path=dict(type='path'),
-        validate_certs=dict(type='bool', default=True),
-        client_cert=dict(type='path'),
-        client_key=dict(type='path'),
-        timeout=dict(type='int', default=10),
-    )
+        api_ca_path=dict(type='path', aliases=['ca_path']),
+        api_validate_certs=dict(type='bool', default=True, aliases=['validate_certs']),
+        api_client_cert=dict(type='path', aliases=['client_cert']),
+        api_client_key=dict(type='path', aliases=['client_key'], no_log=False),
+        api_timeout=dict(type='int', default=10, aliases=['timeout']),
+    ),
+    doc_fragment='pgha.replication._patroni',
+    check=_check_api_url,
+    together=[('api_username', 'api_password')],
+    needs=dict(api_client_key='api_client_cert'),
+    minimum=dict(api_timeout=1),
+)
+
+
+def patroni_argument_spec():
+    """REST API options (PATRONI_API's argument spec)."""
+    return PATRONI_API.argument_spec()
 
 
 def validate_api_params(params):
     """Check the REST API options that the argument spec cannot express. Pure; raises InvalidInput."""
-    url = params.get('api_url') or ''
-    if not re.match(r'^https?://[^/\s]+', url):
-        raise InvalidInput('api_url must be an http:// or https:// URL of a Patroni REST API, for example http://127.0.0.1:8008')
-    if bool(params.get('api_username')) != bool(params.get('api_password')):
-        raise InvalidInput('api_username and api_password must be set together')
-    if params.get('client_key') and not params.get('client_cert'):
-        raise InvalidInput('client_key needs client_cert')
-    if params.get('timeout') is not None and params['timeout'] < 1:
-        raise InvalidInput('timeout must be 1 or more')
+    PATRONI_API.check(params)
 
 
 def status_message(status, body, method, path):
@@ -101,7 +116,7 @@ def status_message(status, body, method, path):
         hint = 'authentication failed: check api_username and api_password (restapi.authentication in patroni.yml)'
     elif status == 403:
         hint = ('access denied: the client address is not in restapi.allowlist, or the API requires a client certificate '
-                '(client_cert, client_key)')
+                '(api_client_cert, api_client_key)')
     elif status == 412:
         hint = 'Patroni refused the request, a precondition does not hold'
     elif status == 503:
@@ -127,15 +142,20 @@ class PatroniClient(object):
         self.base = params['api_url'].rstrip('/')
         self.username = params.get('api_username')
         self.password = params.get('api_password')
-        self.ca_path = params.get('ca_path')
-        self.validate_certs = params.get('validate_certs', True)
-        self.client_cert = params.get('client_cert')
-        self.client_key = params.get('client_key')
-        self.timeout = params.get('timeout') or 10
+        self.ca_path = params.get('api_ca_path')
+        self.validate_certs = params.get('api_validate_certs', True)
+        self.client_cert = params.get('api_client_cert')
+        self.client_key = params.get('api_client_key')
+        self.timeout = params.get('api_timeout') or 10
+        self._params = params
         self._open = opener or open_url
 
+    def for_member(self, api_url):
+        """A client of another member's REST API (``api_url``), with the same credentials and TLS options."""
+        return PatroniClient(dict(self._params, api_url=api_url), opener=self._open)
+
     def _scrub(self, text):
-        return scrub(text, self.password)
+        return mask(text, self.password)
 
     def request(self, method, path, body=None, timeout=None):
         """Send a request; return (status, text). Raises ConnectionFailed, or PatroniApiError for non-2xx answers."""
@@ -169,6 +189,10 @@ class PatroniClient(object):
             raise ConnectionFailed(self._scrub('cannot reach the Patroni REST API at %s (%s %s): %s'
                                                % (self.base, method, path, to_text(reason))))
 
+    def patch_config(self, patch, settle_timeout):
+        """PATCH /config; see :func:`patch_config`."""
+        return patch_config(self, patch, settle_timeout)
+
     def get_json(self, path, timeout=None):
         status, text = self.request('GET', path, timeout=timeout)
         try:
@@ -176,6 +200,64 @@ class PatroniClient(object):
         except ValueError:
             raise PatroniApiError('GET %s: HTTP %s, the answer is not JSON: %s' % (path, status, self._scrub(text[:200])),
                                   status=status, body=self._scrub(text))
+
+
+def read_config(client):
+    """GET /config, checked to be a dynamic configuration. Raises PatroniApiError."""
+    config = client.get_json('/config')
+    if not isinstance(config, dict):
+        raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
+    return config
+
+
+def patch_config(client, patch, settle_timeout, clock=time.monotonic, sleep=time.sleep):
+    """PATCH /config with ``patch``; return ``(stored, seen)``: the configuration Patroni answered it stored (None when
+    the answer is not JSON), and the last GET /config.
+
+    The member answers GET /config from its cache of the DCS, which follows a write after a moment: GET /config is
+    repeated until it shows what was stored, for ``settle_timeout`` seconds at most, so that the next run reads what
+    this one wrote.
+    """
+    dummy, text = client.request('PATCH', '/config', body=patch)
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        stored = None
+    seen, dummy = poll(lambda: read_config(client), lambda config: not isinstance(stored, dict) or config == stored,
+                       SETTLE_INTERVAL, timeout=settle_timeout, clock=clock, sleep=sleep)
+    return stored, seen
+
+
+def member_status(member_client, member, timeout=None):
+    """A member's live state from its own REST API (GET on its ``api_url``, Patroni's /patroni), or None when it has
+    no api_url, cannot be reached or answers an error. ``member_client(api_url)`` is PatroniClient.for_member."""
+    if not member or not member.get('api_url'):
+        return None
+    try:
+        status = member_client(member['api_url']).get_json('', timeout=timeout)
+    except (ConnectionFailed, PatroniApiError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def timing_problems(ttl, loop_wait, retry_timeout):
+    """The HA timing rule of Patroni, in one place: what is wrong with (ttl, loop_wait, retry_timeout), as a list of
+    sentences (empty when Patroni takes them as they are). Patroni silently raises values under its minimums and
+    shortens loop_wait and retry_timeout when loop_wait + 2 * retry_timeout exceeds ttl. Pure.
+
+    Used by patroni_config and, through the ``patroni_timing_problems`` filter, by the patroni role's preflight.
+    """
+    problems = []
+    if ttl < 20:
+        problems.append('ttl (%d) must be 20 or more' % ttl)
+    if loop_wait < 1:
+        problems.append('loop_wait (%d) must be 1 or more' % loop_wait)
+    if retry_timeout < 3:
+        problems.append('retry_timeout (%d) must be 3 or more' % retry_timeout)
+    if loop_wait + 2 * retry_timeout > ttl:
+        problems.append('loop_wait + 2 * retry_timeout (%d + 2 * %d = %d) must not exceed ttl (%d)'
+                        % (loop_wait, retry_timeout, loop_wait + 2 * retry_timeout, ttl))
+    return problems
 
 
 def _int_or_none(value):
@@ -266,9 +348,7 @@ def read_cluster(client, with_config=True):
         raise PatroniApiError('GET /cluster: the answer is not a Patroni cluster description')
     config_json = None
     if with_config:
-        config_json = client.get_json('/config')
-        if not isinstance(config_json, dict):
-            raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
+        config_json = read_config(client)
     return normalise_cluster(cluster_json, config_json)
 
 

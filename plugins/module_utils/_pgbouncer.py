@@ -25,17 +25,18 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
     ConnectionFailed,
+    InvalidInput,
     MissingDependency,
     PgHaError,
     QueryFailed,
     WaitTimeout,
     connect_kwargs,
     psycopg2,
-    scrub,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._errors import MASK, mask
+from ansible_collections.pgha.replication.plugins.module_utils._module import OptionGroup
 
 ADMIN_DB = 'pgbouncer'
-MASK = '********'
 DATABASES_SECTION = 'databases'
 
 # An unquoted connection-string value is safe with these characters only; anything else is quoted.
@@ -53,16 +54,23 @@ class ConfigFileError(PgHaError):
 Entry = namedtuple('Entry', ['index', 'name', 'value', 'value_start'])
 
 
-def pgbouncer_argument_spec():
-    """Admin console connection options; documented by the ``pgha.replication._pgbouncer`` doc fragment."""
-    return dict(
+# Admin console connection options; documented by the ``pgha.replication._pgbouncer`` doc fragment.
+PGBOUNCER_CONSOLE = OptionGroup(
+    dict(
         login_user=dict(type='str', default='pgbouncer'),
         login_password=dict(type='str', no_log=True),
         login_host=dict(type='str', default=''),
         login_unix_socket=dict(type='str', default=''),
         login_port=dict(type='int', default=6432),
         connect_timeout=dict(type='int', default=10),
-    )
+    ),
+    doc_fragment='pgha.replication._pgbouncer',
+)
+
+
+def pgbouncer_argument_spec():
+    """Admin console connection options (PGBOUNCER_CONSOLE's argument spec)."""
+    return PGBOUNCER_CONSOLE.argument_spec()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,6 +332,20 @@ def plan_databases_edit(lines, name, new_line):
 # Admin console
 # ---------------------------------------------------------------------------------------------
 
+# The admin console's own commands that take a database name, and the names they may take as they are: the console
+# has no parameters and does not accept quoted identifiers in every version.
+CONSOLE_VERBS = ('PAUSE', 'RESUME', 'DISABLE', 'ENABLE', 'KILL', 'RECONNECT', 'WAIT_CLOSE')
+CONSOLE_NAME_RE = re.compile(r'^[A-Za-z0-9_]{1,63}$')
+
+
+def console_command(verb, name):
+    """``VERB name`` for the admin console. Pure; raises InvalidInput unless the name can stand unquoted."""
+    if verb not in CONSOLE_VERBS or not CONSOLE_NAME_RE.match(name or ''):
+        raise InvalidInput('%r: not a database name the PgBouncer console can take (letters, digits, underscores)'
+                           % (name,))
+    return ' '.join((verb, name))
+
+
 class AdminConsole(object):
     """A connection to pgbouncer's admin console (the special database ``pgbouncer``).
 
@@ -351,8 +373,8 @@ class AdminConsole(object):
                                        % (self._describe, timeout))
         except psycopg2.Error as exc:
             self.close()
-            raise ConnectionFailed(scrub('unable to connect to the %s: %s' % (self._describe, str(exc).strip()),
-                                         self._secret))
+            raise ConnectionFailed(mask('unable to connect to the %s: %s' % (self._describe, str(exc).strip()),
+                                        self._secret))
         except ConnectionFailed:
             self.close()
             raise
@@ -388,7 +410,7 @@ class AdminConsole(object):
             names = [column[0] for column in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
         except psycopg2.Error as exc:
-            raise QueryFailed(scrub('%s failed: %s' % (text, str(exc).strip()), self._secret),
+            raise QueryFailed(mask('%s failed: %s' % (text, str(exc).strip()), self._secret),
                               pgcode=getattr(exc, 'pgcode', None), pgmessage=str(exc).strip())
 
     def show_databases(self, timeout=30):

@@ -8,7 +8,7 @@
 
 """Connection options, connection and query helpers shared by the PostgreSQL modules.
 
-Helpers raise :class:`PgHaError` subclasses; only a module's ``main()`` turns them into
+Helpers raise :class:`~._errors.PgHaError` subclasses; only the module frame (``_module``) turns them into
 ``fail_json``. No message produced here ever contains the login password.
 """
 
@@ -16,6 +16,19 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import traceback
+
+from ansible_collections.pgha.replication.plugins.module_utils._errors import (  # pylint: disable=unused-import
+    Conflict,
+    ConnectionFailed,
+    InvalidInput,
+    MissingDependency,
+    PgHaError,
+    QueryFailed,
+    Unsupported,
+    WaitTimeout,
+    mask,
+)
+from ansible_collections.pgha.replication.plugins.module_utils._module import OptionGroup
 
 PSYCOPG2_IMPORT_ERROR = None
 try:
@@ -34,47 +47,6 @@ APPLICATION_NAME = 'pgha.replication'
 SSL_MODES = ['allow', 'disable', 'prefer', 'require', 'verify-ca', 'verify-full']
 
 
-class PgHaError(Exception):
-    """Base class of every error raised by the collection's PostgreSQL helpers."""
-
-    def __init__(self, msg, **details):
-        super(PgHaError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
-
-
-class MissingDependency(PgHaError):
-    """psycopg2 cannot be imported."""
-
-
-class ConnectionFailed(PgHaError):
-    """The server could not be reached or refused the login."""
-
-
-class InvalidInput(PgHaError):
-    """An option value is invalid; raised before anything touches the server."""
-
-
-class Conflict(PgHaError):
-    """Existing state conflicts with the desired state; the message names the option that resolves it."""
-
-
-class Unsupported(PgHaError):
-    """The server (version, role, settings) cannot do what was asked."""
-
-
-class QueryFailed(PgHaError):
-    """A statement failed on the server. ``pgcode`` holds the SQLSTATE when known."""
-
-    def __init__(self, msg, pgcode=None, **details):
-        super(QueryFailed, self).__init__(msg, **details)
-        self.pgcode = pgcode
-
-
-class WaitTimeout(PgHaError):
-    """Something did not converge within its wait_timeout."""
-
-
 # libpq keywords that have an option of their own: connect_params may not set them.
 DEDICATED_KEYWORDS = dict(host='login_host', hostaddr='login_host', port='login_port', user='login_user',
                           password='login_password', dbname='login_db', sslmode='ssl_mode', sslrootcert='ca_cert',
@@ -82,10 +54,10 @@ DEDICATED_KEYWORDS = dict(host='login_host', hostaddr='login_host', port='login_
                           application_name='connect_params (application_name is always pgha.replication)')
 
 
-def postgres_argument_spec():
-    """Connection options, named as community.postgresql names them; documented by the
-    ``pgha.replication._postgres`` doc fragment."""
-    return dict(
+# Connection options, named as community.postgresql names them; documented by the ``pgha.replication._postgres``
+# doc fragment.
+POSTGRES = OptionGroup(
+    dict(
         login_user=dict(type='str', default='postgres'),
         login_password=dict(type='str', no_log=True),
         login_host=dict(type='str', default=''),
@@ -98,15 +70,17 @@ def postgres_argument_spec():
         ssl_cert=dict(type='path'),
         ssl_key=dict(type='path'),
         connect_params=dict(type='dict', default={}),
-    )
+    ),
+    doc_fragment='pgha.replication._postgres',
+)
 
 
-def scrub(text, secret):
-    """Return ``text`` with every occurrence of ``secret`` masked."""
-    text = '%s' % (text,)
-    if secret:
-        text = text.replace(secret, '********')
-    return text
+def postgres_argument_spec():
+    """Connection options (POSTGRES's argument spec)."""
+    return POSTGRES.argument_spec()
+
+
+scrub = mask  # the name earlier versions of this file used
 
 
 def connect_kwargs(params):
@@ -156,7 +130,7 @@ def connect(params):
         conn.autocommit = True
     except psycopg2.Error as exc:
         where = kwargs.get('host') or 'the default unix socket'
-        raise ConnectionFailed(scrub(
+        raise ConnectionFailed(mask(
             'unable to connect to database %s as %s on %s port %s: %s'
             % (kwargs['dbname'], kwargs['user'], where, kwargs['port'], str(exc).strip()),
             params.get('login_password')))

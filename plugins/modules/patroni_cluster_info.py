@@ -22,20 +22,10 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes.info_module
+  - pgha.replication._attributes.patroni_group
   - pgha.replication._patroni
 options: {}
-attributes:
-  check_mode:
-    description: Never changes anything, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Never changes anything, so there is no diff.
-    support: none
-  action_group:
-    description: Use C(group/pgha.replication.patroni) in C(module_defaults) to set the REST API options once.
-    support: full
-    membership:
-      - pgha.replication.patroni
 notes:
   - C(GET /cluster) and C(GET /config) do not need authentication in Patroni; O(api_username) and O(api_password)
     are sent when set.
@@ -220,24 +210,17 @@ config:
       sample: false
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
+    PATRONI_API,
     PatroniClient,
-    PgHaError,
-    patroni_argument_spec,
     read_cluster,
-    validate_api_params,
 )
 
 
 def main():
-    module = AnsibleModule(argument_spec=patroni_argument_spec(), supports_check_mode=True)
-    try:
-        validate_api_params(module.params)
-        info = read_cluster(PatroniClient(module.params))
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(changed=False, **info)
+    frame = ModuleFrame({}, groups=[PATRONI_API])
+    frame.run(lambda module: dict(read_cluster(PatroniClient(module.params)), changed=False))
 
 
 if __name__ == '__main__':

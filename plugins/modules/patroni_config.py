@@ -24,6 +24,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.patroni_group
   - pgha.replication._patroni
 options:
   config:
@@ -65,15 +67,8 @@ attributes:
     description:
       - Reads the configuration and runs the same planner and checks; returns the patch that would be sent in
         RV(patch), the predicted configuration in RV(config) and the same RV(ignore:changed), without sending it.
-    support: full
   diff_mode:
     description: Returns the managed keys before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.patroni) in C(module_defaults) to set the REST API options once.
-    support: full
-    membership:
-      - pgha.replication.patroni
 notes:
   - C(PATCH /config) needs the REST API's basic authentication when Patroni has C(restapi.authentication); set
     O(api_username) and O(api_password).
@@ -168,19 +163,20 @@ pending_restart_reason:
   sample: {pg1: {max_connections: {old_value: '100', new_value: '200'}}}
 '''
 
-import json
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
+from ansible_collections.pgha.replication.plugins.module_utils._poll import poll
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     CONFIG_DEFAULTS,
-    ConnectionFailed,
     InvalidInput,
-    PatroniApiError,
+    PATRONI_API,
     PatroniClient,
-    PgHaError,
-    patroni_argument_spec,
+    member_status,
+    patch_config,
     read_cluster,
+    read_config,
+    timing_problems,
     validate_api_params,
 )
 
@@ -298,16 +294,7 @@ def validate_timing(merged, patch):
     if not any(key in patch for key in TIMING_KEYS):
         return
     ttl, loop_wait, retry_timeout = [_timing_value(merged, key) for key in TIMING_KEYS]
-    problems = []
-    if ttl < 20:
-        problems.append('ttl (%d) must be 20 or more' % ttl)
-    if loop_wait < 1:
-        problems.append('loop_wait (%d) must be 1 or more' % loop_wait)
-    if retry_timeout < 3:
-        problems.append('retry_timeout (%d) must be 3 or more' % retry_timeout)
-    if loop_wait + 2 * retry_timeout > ttl:
-        problems.append('loop_wait + 2 * retry_timeout (%d + 2 * %d = %d) must not exceed ttl (%d)'
-                        % (loop_wait, retry_timeout, loop_wait + 2 * retry_timeout, ttl))
+    problems = timing_problems(ttl, loop_wait, retry_timeout)
     if problems:
         raise InvalidInput('config: invalid HA timings (ttl=%d, loop_wait=%d, retry_timeout=%d): %s; Patroni would adjust '
                            'them silently, so nothing was sent. Change config.ttl, config.loop_wait or config.retry_timeout'
@@ -350,41 +337,19 @@ def member_reasons(cluster, member_client):
     """pending_restart_reason from each pending member's own GET /patroni (Patroni 4); members that do not answer are skipped."""
     reasons = {}
     for member in cluster['members']:
-        if not member['pending_restart'] or member.get('pending_restart_reason') or not member.get('api_url'):
+        if not member['pending_restart'] or member.get('pending_restart_reason'):
             continue
-        try:
-            status = member_client(member['api_url']).get_json('')
-        except (ConnectionFailed, PatroniApiError):
-            continue
-        if isinstance(status, dict) and status.get('pending_restart_reason'):
+        status = member_status(member_client, member)
+        if status and status.get('pending_restart_reason'):
             reasons[member['name']] = status['pending_restart_reason']
     return reasons
 
 
-def read_config(client):
-    config = client.get_json('/config')
-    if not isinstance(config, dict):
-        raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
-    return config
-
-
 def patch_and_reread(client, patch, wait_timeout, clock=time.monotonic, sleep=time.sleep):
-    """PATCH /config, then GET /config until it shows what Patroni stored (its answer to the PATCH); return it.
-
-    A member answers GET /config from its cached view of the DCS, which follows a write after a moment: the re-read is
-    repeated (for at most ``wait_timeout`` seconds) until it agrees with the PATCH answer.
-    """
-    dummy, text = client.request('PATCH', '/config', body=patch)
-    try:
-        stored = json.loads(text)
-    except ValueError:
-        stored = None
-    deadline = clock() + wait_timeout
-    while True:
-        after = read_config(client)
-        if not isinstance(stored, dict) or after == stored or clock() >= deadline:
-            return after
-        sleep(POLL_INTERVAL / 5)
+    """PATCH /config, then GET /config until it shows what Patroni stored (its answer to the PATCH), for at most
+    ``wait_timeout`` seconds; return the last GET /config (_patroni.patch_config)."""
+    dummy, seen = patch_config(client, patch, wait_timeout, clock=clock, sleep=sleep)
+    return seen
 
 
 def settle(client, member_client, parameters, loop_wait, wait_timeout, clock=time.monotonic, sleep=time.sleep):
@@ -394,17 +359,19 @@ def settle(client, member_client, parameters, loop_wait, wait_timeout, clock=tim
     (2 * loop_wait + 1 seconds) have passed, in which every member has applied the new configuration; never later than
     ``wait_timeout``.
     """
-    start = clock()
-    deadline = start + min(wait_timeout, 2 * loop_wait + 1)
-    while True:
+    def read():
         cluster = read_cluster(client, with_config=False)
-        reasons = member_reasons(cluster, member_client)
+        return cluster, member_reasons(cluster, member_client)
+
+    def applied(state):
+        cluster, reasons = state
         dummy, by_member = pending_view(cluster, reasons)
-        if cluster['members'] and all(set(parameters) <= set(by_member.get(m['name']) or {}) for m in cluster['members']):
-            return cluster, reasons
-        if clock() >= deadline:
-            return cluster, reasons
-        sleep(POLL_INTERVAL)
+        return bool(cluster['members']) and all(set(parameters) <= set(by_member.get(m['name']) or {})
+                                                for m in cluster['members'])
+
+    state, dummy = poll(read, applied, POLL_INTERVAL, timeout=min(wait_timeout, 2 * loop_wait + 1), clock=clock,
+                        sleep=sleep)
+    return state
 
 
 def run(module, client, member_client):
@@ -436,19 +403,17 @@ def run(module, client, member_client):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    config=dict(type='dict', required=True),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=30),
+)
+
+
 def main():
-    argument_spec = patroni_argument_spec()
-    argument_spec.update(
-        config=dict(type='dict', required=True),
-        wait=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=30),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, PatroniClient(module.params), lambda url: PatroniClient(dict(module.params, api_url=url)))
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[PATRONI_API], validate=validate_params)
+    client = PatroniClient(frame.module.params)
+    frame.run(lambda module: run(module, client, client.for_member))
 
 
 if __name__ == '__main__':

@@ -26,6 +26,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.patroni_group
   - pgha.replication._patroni
 options:
   leader:
@@ -69,20 +71,13 @@ attributes:
     description:
       - Reads the cluster and runs every pre-check; predicts RV(ignore:changed) and RV(switchover) without asking Patroni.
         RV(after) is the predicted cluster.
-    support: full
   diff_mode:
     description: Returns the leader and the scheduled switchover before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.patroni) in C(module_defaults) to set the REST API options once.
-    support: full
-    membership:
-      - pgha.replication.patroni
 notes:
   - A switchover needs the REST API's basic authentication when Patroni has C(restapi.authentication); set
     O(api_username) and O(api_password).
   - Patroni answers C(POST /switchover) once the new leader holds the leader key (at most twice C(loop_wait),
-    at least 20 seconds); the request's timeout is raised to cover that whatever O(timeout) says.
+    at least 20 seconds); the request's timeout is raised to cover that whatever O(api_timeout) says.
   - With O(wait=true) the module polls C(GET /cluster), and the leader's own REST API, every 0.25 seconds while
     Patroni switches over and reports in RV(unavailable_seconds) how long it saw no running leader.
 seealso:
@@ -223,7 +218,8 @@ import datetime
 import threading
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
+from ansible_collections.pgha.replication.plugins.module_utils._poll import poll
 from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     REPLICA_ROLES,
     SYNC_ROLES,
@@ -232,12 +228,13 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     ConnectionFailed,
     InvalidInput,
     PatroniApiError,
+    PATRONI_API,
     PatroniClient,
     PgHaError,
     Unsupported,
     WaitTimeout,
+    member_status,
     parse_iso8601,
-    patroni_argument_spec,
     read_cluster,
     validate_api_params,
 )
@@ -444,7 +441,7 @@ def post_outcome(status, text, switchover):
 def post_timeout(params, cluster):
     """Patroni answers POST /switchover after polling for up to 2 * max(10, loop_wait) seconds."""
     loop_wait = (cluster['config'] or {}).get('loop_wait', 10)
-    return max(params['timeout'], 2 * max(10, loop_wait) + 10)
+    return max(params['api_timeout'], 2 * max(10, loop_wait) + 10)
 
 
 def request_switchover(client, switchover, timeout):
@@ -486,13 +483,8 @@ def leader_live(cluster, member_client):
     shows what the member last wrote to the DCS (once per HA loop), which misses most of a demotion.
     """
     member = member_by_name(cluster, cluster['leader']) if cluster['leader'] else None
-    if member is None or not member.get('api_url'):
-        return False
-    try:
-        status = member_client(member['api_url']).get_json('', timeout=LIVE_TIMEOUT)
-    except (ConnectionFailed, PatroniApiError):
-        return False
-    return isinstance(status, dict) and status.get('state') == 'running' and status.get('role') in ('primary', 'master')
+    status = member_status(member_client, member, timeout=LIVE_TIMEOUT)
+    return bool(status) and status.get('state') == 'running' and status.get('role') in ('primary', 'master')
 
 
 def switch_and_wait(client, switchover, post_seconds, wait_timeout, before=None, member_client=None, clock=time.monotonic,
@@ -508,42 +500,40 @@ def switch_and_wait(client, switchover, post_seconds, wait_timeout, before=None,
     source = 'member' if live else 'dcs'
     poster = _Poster(client, switchover, post_seconds)
     start = clock()
-    deadline = start + wait_timeout
     poster.start()
-    unavailable = 0.0
-    last_time, last_ok = start, True
-    last_seen = None
-    response = None
-    while True:
+    seen = dict(unavailable=0.0, time=start, ok=True, cluster=None, response=None)
+
+    def read():
+        """One poll: the cluster (and the leader's live state), the unavailable time so far, Patroni's answer."""
         now = clock()
         try:
             cluster = read_cluster(client, with_config=False)
             ok = has_running_leader(cluster) and (not live or leader_live(cluster, member_client))
-            last_seen = cluster
+            seen['cluster'] = cluster
         except (ConnectionFailed, PatroniApiError):
             cluster, ok = None, False
-        if not last_ok:
-            unavailable += now - last_time
-        last_time, last_ok = now, ok
+        if not seen['ok']:
+            seen['unavailable'] += now - seen['time']
+        seen['time'], seen['ok'] = now, ok
         if not poster.is_alive():
             if poster.error is not None:
                 raise poster.error
-            if response is None:
+            if seen['response'] is None:
                 status, text = poster.result
                 post_outcome(status, text, switchover)
-                response = text
-        if ok and completed(cluster, switchover['from'], switchover['to']) and response is not None:
-            return cluster, response, round(unavailable, 2), source
-        if now >= deadline:
-            break
-        sleep(POLL_INTERVAL)
-    seen = 'nothing could be read'
-    if last_seen is not None:
-        seen = ', '.join('%s %s/%s tl %s' % (m['name'], m['role'], m['state'], m['timeline']) for m in last_seen['members'])
+                seen['response'] = text
+        return ok and completed(cluster, switchover['from'], switchover['to']) and seen['response'] is not None
+
+    dummy, done = poll(read, bool, POLL_INTERVAL, deadline=start + wait_timeout, clock=clock, sleep=sleep)
+    if done:
+        return seen['cluster'], seen['response'], round(seen['unavailable'], 2), source
+    last = 'nothing could be read'
+    if seen['cluster'] is not None:
+        last = ', '.join('%s %s/%s tl %s' % (m['name'], m['role'], m['state'], m['timeline']) for m in seen['cluster']['members'])
     if poster.is_alive():
-        seen += '; Patroni has not answered the switchover request yet'
+        last += '; Patroni has not answered the switchover request yet'
     raise WaitTimeout('switchover from %s to %s not completed after wait_timeout=%ss (last seen: %s)'
-                      % (switchover['from'], switchover['to'], wait_timeout, seen))
+                      % (switchover['from'], switchover['to'], wait_timeout, last))
 
 
 def run(module, client, member_client):
@@ -583,21 +573,19 @@ def run(module, client, member_client):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    leader=dict(type='str'),
+    candidate_any=dict(type='bool', default=False),
+    scheduled_at=dict(type='str'),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=120),
+)
+
+
 def main():
-    argument_spec = patroni_argument_spec()
-    argument_spec.update(
-        leader=dict(type='str'),
-        candidate_any=dict(type='bool', default=False),
-        scheduled_at=dict(type='str'),
-        wait=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=120),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, PatroniClient(module.params), lambda url: PatroniClient(dict(module.params, api_url=url)))
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[PATRONI_API], validate=validate_params)
+    client = PatroniClient(frame.module.params)
+    frame.run(lambda module: run(module, client, client.for_member))
 
 
 if __name__ == '__main__':

@@ -27,6 +27,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
 options:
   name:
@@ -159,15 +161,8 @@ attributes:
         real run would fail on the server's rules that can be known in advance (see the notes).
       - To compare row filters, the module creates a scratch publication in a transaction that is always
         rolled back, also in check mode (see the notes).
-    support: full
   diff_mode:
     description: Returns the publication before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - Row filters are compared in the server's own normalised form. For every table with a O(tables[].row_filter),
     the module creates a scratch publication with that filter in a transaction that is always rolled back, reads
@@ -325,51 +320,33 @@ diff:
                publish: [insert, update, delete, truncate], publish_via_partition_root: false}
 '''
 
-import binascii
-import os
 import re
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     Conflict,
+    POSTGRES,
     InvalidInput,
-    PgHaError,
-    QueryFailed,
     Unsupported,
     connect,
-    execute,
-    fetch_all,
-    fetch_one,
-    postgres_argument_spec,
-    render,
-    server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._publications import (
+    MIN_VERSION,
+    OPERATIONS,
+    SCRATCH_PREFIX,
+    _table_key,
+    _table_object,
+    read_facts,
+    read_publication,
+    resolve_desired,
+)
+from ansible_collections.pgha.replication.plugins.module_utils._sql import apply, fixed, show, statement
 from ansible_collections.pgha.replication.plugins.module_utils._sql_input import check_expression, validate_name
 
-OPERATIONS = ('insert', 'update', 'delete', 'truncate')
-SCRATCH_PREFIX = 'pgha_scratch_'
-
-# Server version (server_version_num) needed by each feature.
-MIN_VERSION = dict(
-    publications=100000,
-    truncate=110000,
-    publish_via_partition_root=130000,
-    columns=150000,
-    row_filter=150000,
-    tables_in_schema=150000,
-)
 
 PUBLIC_KEYS = ('name', 'owner', 'all_tables', 'tables', 'tables_in_schema', 'publish', 'publish_via_partition_root')
-
-
-def _sql(text):
-    # Fixed SQL text of the module. Statements carry no %s parameters: values are sql.Literal, names sql.Identifier,
-    # so a row filter containing '%' is never taken for a placeholder.
-    return sql.SQL(text)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -570,26 +547,9 @@ def default_publish(facts):
 #   tables_in_schema: [{name (quote_ident form), nspname (raw)}]
 # ---------------------------------------------------------------------------------------------------------------
 
-def _table_key(member):
-    return (member['schema'], member['relname'])
-
 
 def _member_definition(member):
     return (member.get('attnames'), member.get('row_filter'))
-
-
-def _table_object(member):
-    """``"schema"."table" ("col", ...) WHERE (filter)`` for CREATE/ALTER PUBLICATION.
-
-    The row filter was written by the user (or deparsed by the server from what the user wrote): it is an SQL
-    expression, trusted like any SQL the user writes, and is inserted as SQL text, not quoted as a value.
-    """
-    parts = [sql.Identifier(member['schema'], member['relname'])]
-    if member.get('attnames') is not None:
-        parts.append(sql.SQL(' ({0})').format(sql.SQL(', ').join(sql.Identifier(a) for a in member['attnames'])))
-    if member.get('row_filter') is not None:
-        parts.append(sql.SQL(' WHERE ({0})').format(sql.SQL(member['row_filter'])))
-    return sql.Composed(parts)
 
 
 def _table_list(members):
@@ -633,9 +593,11 @@ def needs_recreate(current, desired):
 def _create(desired, current, facts):
     """CREATE PUBLICATION (+ OWNER TO). ``current`` is the publication being re-created, or None."""
     name = sql.Identifier(desired['name'])
-    statement = [_sql('CREATE PUBLICATION '), name]
+    # Statements carry no %s parameters: values are sql.Literal, names sql.Identifier, so a row filter containing
+    # '%' is never taken for a placeholder.
+    parts = ['CREATE PUBLICATION ', name]
     if desired['all_tables']:
-        statement.append(_sql(' FOR ALL TABLES'))
+        parts.append(' FOR ALL TABLES')
     else:
         objects = []
         if desired['tables']:
@@ -643,7 +605,7 @@ def _create(desired, current, facts):
         if desired['tables_in_schema']:
             objects.append(sql.SQL('TABLES IN SCHEMA {0}').format(_schema_list(desired['tables_in_schema'])))
         if objects:
-            statement += [_sql(' FOR '), sql.SQL(', ').join(objects)]
+            parts.extend([' FOR ', sql.SQL(', ').join(objects)])
     options = dict(publish=desired['publish'], publish_via_partition_root=desired['publish_via_partition_root'])
     if current is not None:
         # Re-created: options left unset keep their values (written only when they differ from the default).
@@ -653,8 +615,8 @@ def _create(desired, current, facts):
             options['publish_via_partition_root'] = True
     items = _with_options(options)
     if items:
-        statement += [_sql(' WITH ('), sql.SQL(', ').join(items), _sql(')')]
-    steps = [sql.Composed(statement)]
+        parts.extend([' WITH (', sql.SQL(', ').join(items), ')'])
+    steps = [fixed(*parts)]
     owner = _owner_after(desired, current, facts)
     if owner != facts['login_role']:
         steps.append(sql.SQL('ALTER PUBLICATION {0} OWNER TO {1}').format(name, sql.Identifier(owner)))
@@ -740,7 +702,7 @@ def plan(current, desired, facts):
         steps = _alter(current, desired)
     if steps and facts.get('in_recovery'):
         raise Unsupported("publication '%s' cannot be changed on a standby; run the module against the primary" % name)
-    return steps
+    return [statement(step) for step in steps]
 
 
 def predict(current, desired, facts, steps):
@@ -798,286 +760,8 @@ def diff_view(pub):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reading and resolving (server)
+# Run: read and resolve on the server (_publications), plan, apply (_sql)
 # ---------------------------------------------------------------------------------------------------------------
-
-def read_facts(conn):
-    """server_facts() plus the role the module is logged in as (the owner of what it creates)."""
-    facts = server_facts(conn)
-    facts.update(fetch_one(conn, 'SELECT current_user::text AS login_role, r.rolsuper AS superuser, '
-                                 "pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') AS can_create "
-                                 'FROM pg_catalog.pg_roles r WHERE r.rolname = current_user'))
-    return facts
-
-
-def _optional(facts, feature, expression, alias, null_type):
-    if facts['version_num'] >= MIN_VERSION[feature]:
-        return sql.SQL('{0} AS {1}').format(sql.SQL(expression), sql.Identifier(alias))
-    return sql.SQL('NULL::{0} AS {1}').format(sql.SQL(null_type), sql.Identifier(alias))
-
-
-def read_members(conn, pubnames, facts):
-    """Explicitly published tables of the publications named in ``pubnames``: {pubname: [member, ...]}.
-
-    Column lists and row filters are read in the server's own form: attribute names (in table order) for prattrs,
-    pg_get_expr() for prqual.
-    """
-    select = [
-        _optional(facts, 'columns',
-                  'CASE WHEN pr.prattrs IS NULL THEN NULL ELSE ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a '
-                  'WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs::int2[]) ORDER BY a.attnum) END',
-                  'attnames', 'text[]'),
-        _optional(facts, 'columns',
-                  'CASE WHEN pr.prattrs IS NULL THEN NULL ELSE ARRAY(SELECT pg_catalog.quote_ident(a.attname) '
-                  'FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs::int2[]) '
-                  'ORDER BY a.attnum) END', 'columns', 'text[]'),
-        _optional(facts, 'row_filter', 'pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)', 'row_filter', 'text'),
-    ]
-    query = sql.SQL(
-        'SELECT p.pubname::text AS pubname, n.nspname::text AS schema, c.relname::text AS relname, '
-        "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name, "
-        'c.relkind::text AS relkind, {0} '
-        'FROM pg_catalog.pg_publication_rel pr '
-        'JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid '
-        'JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid '
-        'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace '
-        'WHERE p.pubname = ANY (%s)').format(sql.SQL(', ').join(select))
-    members = dict((name, []) for name in pubnames)
-    for row in fetch_all(conn, query, (list(pubnames),)):
-        members[row.pop('pubname')].append(row)
-    for name in members:
-        members[name].sort(key=_table_key)
-    return members
-
-
-def read_publication(conn, name, facts):
-    """The publication named ``name`` in the connected database, or None."""
-    select = [
-        _optional(facts, 'truncate', 'p.pubtruncate', 'pubtruncate', 'boolean'),
-        _optional(facts, 'publish_via_partition_root', 'p.pubviaroot', 'publish_via_partition_root', 'boolean'),
-    ]
-    row = fetch_one(conn, sql.SQL(
-        'SELECT p.oid, p.pubname::text AS name, pg_catalog.pg_get_userbyid(p.pubowner)::text AS owner, '
-        'p.puballtables AS all_tables, p.pubinsert, p.pubupdate, p.pubdelete, {0} '
-        'FROM pg_catalog.pg_publication p WHERE p.pubname = %s').format(sql.SQL(', ').join(select)), (name,))
-    if row is None:
-        return None
-    schemas = []
-    if facts['version_num'] >= MIN_VERSION['tables_in_schema']:
-        schemas = fetch_all(conn, 'SELECT n.nspname::text AS nspname, pg_catalog.quote_ident(n.nspname) AS name '
-                                  'FROM pg_catalog.pg_publication_namespace pn '
-                                  'JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = %s',
-                            (row['oid'],))
-    return dict(
-        name=row['name'],
-        owner=row['owner'],
-        all_tables=row['all_tables'],
-        tables=read_members(conn, [name], facts)[name],
-        tables_in_schema=sorted(schemas, key=lambda s: s['nspname']),
-        publish=[op for op in OPERATIONS if row.get('pub' + op)],
-        publish_via_partition_root=row['publish_via_partition_root'],
-    )
-
-
-def _resolve_table(conn, index, entry):
-    label = 'tables[%d]' % index
-    try:
-        row = fetch_one(conn, (
-            'SELECT c.oid, n.nspname::text AS schema, c.relname::text AS relname, '
-            "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name, "
-            'c.relkind::text AS relkind, c.relpersistence::text AS persistence, '
-            "pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owned "
-            'FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace '
-            'WHERE c.oid = pg_catalog.to_regclass(%s)'), (entry['name'],))
-    except QueryFailed as exc:
-        raise InvalidInput('%s: invalid table name %r: %s' % (label, entry['name'], exc.msg))
-    if row is None:
-        raise InvalidInput("%s: table %r does not exist (looked up with to_regclass() in this database and the "
-                           "search_path of login_user); nothing was changed" % (label, entry['name']))
-    if row['relkind'] not in ('r', 'p'):
-        raise InvalidInput('%s: %s is not a table (relkind %s); only ordinary and partitioned tables can be published'
-                           % (label, row['name'], row['relkind']))
-    if row['persistence'] != 'p' or row['schema'] in ('pg_catalog', 'information_schema'):
-        raise InvalidInput('%s: %s cannot be published (temporary, unlogged and system tables cannot)' % (label, row['name']))
-    member = dict(name=row['name'], schema=row['schema'], relname=row['relname'], oid=row['oid'], relkind=row['relkind'],
-                  owned=row['owned'], columns=None, attnames=None, row_filter=entry.get('row_filter'))
-    if entry.get('columns') is not None:
-        found = []
-        for column in entry['columns']:
-            try:
-                parts = fetch_one(conn, 'SELECT pg_catalog.parse_ident(%s) AS parts', (column,))['parts']
-            except QueryFailed as exc:
-                raise InvalidInput('%s (%s): invalid column name %r: %s' % (label, row['name'], column, exc.msg))
-            if len(parts) != 1:
-                raise InvalidInput('%s (%s): column name %r must be a single name' % (label, row['name'], column))
-            attribute = fetch_one(conn, (
-                'SELECT a.attnum, a.attname::text AS attname, pg_catalog.quote_ident(a.attname) AS name, '
-                'a.attgenerated::text AS generated FROM pg_catalog.pg_attribute a '
-                'WHERE a.attrelid = %s AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped'), (row['oid'], parts[0]))
-            if attribute is None:
-                raise InvalidInput('%s (%s): column %r does not exist' % (label, row['name'], column))
-            if attribute['generated']:
-                raise InvalidInput('%s (%s): generated column %s cannot be published' % (label, row['name'], attribute['name']))
-            if any(a['attnum'] == attribute['attnum'] for a in found):
-                raise InvalidInput('%s (%s): column %s is listed twice' % (label, row['name'], attribute['name']))
-            found.append(attribute)
-        found.sort(key=lambda a: a['attnum'])
-        member['attnames'] = [a['attname'] for a in found]
-        member['columns'] = [a['name'] for a in found]
-    return member
-
-
-def _parse_as_one_statement(conn, index, member):
-    """Have the server parse ``SELECT 1 FROM <table> WHERE (<row filter>)`` as ONE statement, without running it.
-
-    The statement text travels as a string literal to PL/pgSQL's ``OPEN ... FOR EXECUTE``, which refuses a text that
-    parses into more than one statement ("cannot open multi-query plan as cursor") before executing any of it, and
-    only plans the one it accepts (no row is fetched). The row filter is then inserted into CREATE PUBLICATION
-    after the same ``WHERE (`` and lexed the same way, so that statement is one statement too. This holds even if
-    check_expression() missed something; it is the second of the three barriers (see _normalise_row_filters).
-    """
-    query = sql.SQL('SELECT 1 FROM {0} WHERE ({1})').format(
-        sql.Identifier(member['schema'], member['relname']), sql.SQL(member['row_filter']))
-    body = sql.SQL('DECLARE c refcursor; BEGIN OPEN c FOR EXECUTE {0}; CLOSE c; END').format(
-        sql.Literal(render(conn, query)))
-    try:
-        execute(conn, sql.SQL('DO {0}').format(sql.Literal(render(conn, body))))
-    except QueryFailed as exc:
-        raise InvalidInput('tables[%d].row_filter (%s): the server refused %r as a row filter: %s; nothing was changed'
-                           % (index, member['name'], member['row_filter'], exc.msg.split(' (while running:')[0]))
-
-
-def _transaction_id(conn):
-    return fetch_one(conn, 'SELECT pg_catalog.txid_current()::text AS xid')['xid']
-
-
-def _normalise_row_filters(conn, members, via_root, facts):
-    """Replace each member's row filter with the server's own deparsed form of it.
-
-    Comparing filter texts (even with quotes or spaces stripped) cannot tell ``id>5`` from ``(id > 5)`` reliably.
-    Instead, in a transaction that is ALWAYS rolled back, a scratch publication is created per filtered table with
-    the desired column list and row filter, and the filter is read back with pg_get_expr() - exactly as the
-    existing publication's filter is read (read_members) - so deparsed is compared with deparsed. The scratch
-    publications never become visible to anyone, and nothing of them survives the rollback.
-
-    The filter is user text inserted into the scratch statement, so three barriers keep that statement from being
-    anything else (a COMMIT in the text would end the scratch transaction, and what follows it would stay):
-    check_expression() refused separators, comments and unbalanced parentheses before the module connected; the
-    server parsed each filter as one statement first (_parse_as_one_statement); and the transaction id is compared
-    before the rollback, so a transaction that ended anyway fails the run.
-    """
-    filtered = [(index, m) for index, m in enumerate(members) if m['row_filter'] is not None]
-    if not filtered:
-        return
-    token = binascii.hexlify(os.urandom(6)).decode('ascii')
-    names = {}
-    execute(conn, 'BEGIN')
-    try:
-        xid = _transaction_id(conn)
-        for index, member in filtered:
-            _parse_as_one_statement(conn, index, member)
-            scratch = '%s%s_%d' % (SCRATCH_PREFIX, token, index)
-            names[index] = scratch
-            statement = sql.SQL('CREATE PUBLICATION {0} FOR TABLE {1}').format(sql.Identifier(scratch), _table_object(member))
-            if facts['version_num'] >= MIN_VERSION['publish_via_partition_root']:
-                statement = sql.Composed([statement, sql.SQL(' WITH (publish_via_partition_root = {0})').format(
-                    sql.SQL('true' if via_root else 'false'))])
-            try:
-                execute(conn, statement)
-            except QueryFailed as exc:
-                raise InvalidInput('tables[%d] (%s): the server refused the column list or row filter %r: %s'
-                                   % (index, member['name'], member['row_filter'], exc.msg))
-        read = read_members(conn, list(names.values()), facts)
-        if _transaction_id(conn) != xid:
-            raise QueryFailed('the transaction used to normalise row filters ended before its rollback: a row filter '
-                              'ran as more than one statement; check the server for changes')
-    finally:
-        try:
-            execute(conn, 'ROLLBACK')
-        except PgHaError:
-            pass
-    for index, member in filtered:
-        rows = read[names[index]]
-        if len(rows) != 1:
-            raise QueryFailed('could not read back the row filter of %s' % member['name'])
-        member['row_filter'] = rows[0]['row_filter']
-
-
-def resolve_desired(conn, desired, facts, current):
-    """The desired state with every name resolved, and column lists and row filters normalised, by the server.
-
-    Raises InvalidInput for tables, columns, schemas or roles that do not exist; nothing is changed.
-    """
-    resolved = dict(desired)
-    if desired['tables'] is not None:
-        members = []
-        seen = {}
-        for index, entry in enumerate(desired['tables']):
-            member = _resolve_table(conn, index, entry)
-            key = _table_key(member)
-            if key in seen:
-                raise InvalidInput('tables[%d] and tables[%d] both name table %s' % (seen[key], index, member['name']))
-            seen[key] = index
-            members.append(member)
-        via_root = desired['publish_via_partition_root']
-        if via_root is None:
-            via_root = bool(current and current.get('publish_via_partition_root'))
-        _normalise_row_filters(conn, members, via_root, facts)
-        for member in members:
-            member.pop('oid')
-        resolved['tables'] = sorted(members, key=_table_key)
-    if desired['tables_in_schema'] is not None:
-        schemas = []
-        for schema in desired['tables_in_schema']:
-            try:
-                row = fetch_one(conn, 'SELECT n.nspname::text AS nspname, pg_catalog.quote_ident(n.nspname) AS name '
-                                      'FROM pg_catalog.pg_namespace n WHERE n.oid = pg_catalog.to_regnamespace(%s)', (schema,))
-            except QueryFailed as exc:
-                raise InvalidInput('tables_in_schema: invalid schema name %r: %s' % (schema, exc.msg))
-            if row is None:
-                raise InvalidInput('tables_in_schema: schema %r does not exist; nothing was changed' % schema)
-            if any(s['nspname'] == row['nspname'] for s in schemas):
-                raise InvalidInput('tables_in_schema: schema %s is listed twice' % row['name'])
-            schemas.append(row)
-        resolved['tables_in_schema'] = sorted(schemas, key=lambda s: s['nspname'])
-    if desired['owner'] is not None:
-        role = fetch_one(conn, 'SELECT r.rolsuper AS superuser, '
-                               "pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE') AS can_create, "
-                               "pg_catalog.pg_has_role(r.oid, 'MEMBER') AS member "
-                               'FROM pg_catalog.pg_roles r WHERE r.rolname = %s', (desired['owner'],))
-        if role is None:
-            raise InvalidInput('owner: role %r does not exist' % desired['owner'])
-        resolved['owner_role'] = role
-    return resolved
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Apply and run
-# ---------------------------------------------------------------------------------------------------------------
-
-def apply(conn, steps):
-    """Run the planned statements in one transaction; return them rendered.
-
-    On failure everything is rolled back, and the statements that had run are attached as ``details['queries']``.
-    """
-    ran = []
-    execute(conn, 'BEGIN')
-    try:
-        for step in steps:
-            text = render(conn, step)
-            execute(conn, step)
-            ran.append(text)
-        execute(conn, 'COMMIT')
-    except PgHaError as exc:
-        try:
-            execute(conn, 'ROLLBACK')
-        except PgHaError:
-            pass
-        exc.msg = '%s; the transaction was rolled back, nothing was changed' % exc.msg
-        exc.details['queries'] = ran
-        raise
-    return ran
-
 
 def run(module, conn):
     """Read, resolve, plan, apply (unless check mode), re-read. Returns the result dict."""
@@ -1095,12 +779,12 @@ def run(module, conn):
         check_server_rules(current, desired, facts)
     steps = plan(current, desired, facts)
     if module.check_mode:
-        queries = [render(conn, step) for step in steps]
+        queries = [show(conn, step) for step in steps]
         after = predict(current, desired, facts, steps)
     else:
         def reached(state):
             return not plan(state, desired, facts)
-        queries, raced = converge(lambda: apply(conn, steps) if steps else [],
+        queries, raced = converge(lambda: apply(conn, steps, transaction=True) if steps else [],
                                   lambda: read_publication(conn, desired['name'], facts), reached,
                                   "publication '%s'" % desired['name'])
         if raced:
@@ -1112,39 +796,26 @@ def run(module, conn):
     return result
 
 
-def main():
-    argument_spec = postgres_argument_spec()
-    argument_spec.update(
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    tables=dict(type='list', elements='dict', options=dict(
         name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        tables=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            columns=dict(type='list', elements='str'),
-            row_filter=dict(type='str'),
-        )),
-        all_tables=dict(type='bool'),
-        tables_in_schema=dict(type='list', elements='str'),
-        publish=dict(type='list', elements='str', choices=list(OPERATIONS)),
-        publish_via_partition_root=dict(type='bool'),
-        owner=dict(type='str'),
-        allow_recreate=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+        columns=dict(type='list', elements='str'),
+        row_filter=dict(type='str'),
+    )),
+    all_tables=dict(type='bool'),
+    tables_in_schema=dict(type='list', elements='str'),
+    publish=dict(type='list', elements='str', choices=list(OPERATIONS)),
+    publish_via_partition_root=dict(type='bool'),
+    owner=dict(type='str'),
+    allow_recreate=dict(type='bool', default=False),
+)
 
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
 
-    conn = None
-    try:
-        validate_params(module.params)
-        conn = connect(module.params)
-        result = run(module, conn)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []))
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)
+def main():
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES], validate=validate_params, report=dict(queries=[]))
+    frame.run(lambda module: run(module, frame.closing(connect(module.params))))
 
 
 if __name__ == '__main__':

@@ -22,6 +22,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes.info_module
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
 options:
   lag_threshold_bytes:
@@ -36,18 +38,6 @@ options:
     type: float
     default: 5.0
     version_added: 0.1.0
-attributes:
-  check_mode:
-    description: Never changes anything, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Never changes anything, so there is no diff.
-    support: none
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - A superuser is not needed. A role that is a member of C(pg_monitor) sees everything reported here,
     for example C(CREATE ROLE monitor LOGIN IN ROLE pg_monitor). Without C(pg_monitor) (or
@@ -306,40 +296,25 @@ standby:
           type: str
 '''
 
-import re
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._conninfo import mask_conninfo_text
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
+    POSTGRES,
     InvalidInput,
-    PgHaError,
     connect,
     fetch_all,
     fetch_one,
-    postgres_argument_spec,
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._slots import CURRENT_LSN, read_slots
 
 HEALTHY = 'healthy'
 NETWORK = 'network'
 DISK = 'disk'
 REPLAY = 'replay'
 NOT_STREAMING = 'not_streaming'
-
-_PASSWORD_RE = re.compile(r"""password\s*=\s*('(?:[^'\\]|\\.)*'|\S*)""", re.IGNORECASE)
-
-# The LSN lags are measured from: the primary's insert position, or what a standby has received/replayed.
-CURRENT_LSN = ('CASE WHEN pg_is_in_recovery() THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) '
-               'ELSE pg_current_wal_lsn() END')
-
-
-def strip_password(conninfo):
-    """Remove any password=... from a libpq connection string. Pure."""
-    if conninfo is None:
-        return None
-    return _PASSWORD_RE.sub('password=********', conninfo)
 
 
 def _parts(cumulative):
@@ -412,24 +387,6 @@ def read_standbys(conn, threshold_seconds, threshold_bytes):
     return rows
 
 
-def read_slots(conn, version):
-    optional = [('wal_status', 130000), ('safe_wal_size', 130000), ('two_phase', 140000)]
-    select = [sql.Identifier(c) if version >= minimum else sql.SQL('NULL AS {0}').format(sql.Identifier(c)) for c, minimum in optional]
-    rows = fetch_all(conn, sql.SQL(
-        'SELECT slot_name, slot_type, plugin, database, active, active_pid, temporary, {0}, '
-        'restart_lsn::text AS restart_lsn, confirmed_flush_lsn::text AS confirmed_flush_lsn, '
-        'pg_wal_lsn_diff({1}, restart_lsn)::bigint AS retained_bytes '
-        'FROM pg_catalog.pg_replication_slots ORDER BY slot_name').format(sql.SQL(', ').join(select), sql.SQL(CURRENT_LSN)))
-    for row in rows:
-        row['inactive_retaining'] = inactive_retaining(row)
-    return rows
-
-
-def inactive_retaining(slot):
-    """True when a slot is not in use but keeps WAL. Pure."""
-    return (not slot.get('active')) and (slot.get('retained_bytes') or 0) > 0
-
-
 def read_standby_state(conn, version):
     pause_state = sql.SQL('pg_get_wal_replay_pause_state()' if version >= 140000 else 'NULL::text')
     state = fetch_one(conn, sql.SQL(
@@ -446,7 +403,7 @@ def read_standby_state(conn, version):
     state['is_delayed'] = (state['recovery_min_apply_delay_ms'] or 0) > 0
     upstream = fetch_one(conn, 'SELECT status, sender_host, sender_port, slot_name, conninfo FROM pg_catalog.pg_stat_wal_receiver')
     if upstream is not None:
-        upstream['conninfo'] = strip_password(upstream['conninfo'])
+        upstream['conninfo'] = mask_conninfo_text(upstream['conninfo'])
     state['upstream'] = upstream
     return state
 
@@ -490,28 +447,15 @@ def validate_params(params):
         raise InvalidInput('lag_threshold_seconds must be 0 or more')
 
 
+ARGUMENT_SPEC = dict(
+    lag_threshold_bytes=dict(type='int', default=16777216),
+    lag_threshold_seconds=dict(type='float', default=5.0),
+)
+
+
 def main():
-    argument_spec = postgres_argument_spec()
-    argument_spec.update(
-        lag_threshold_bytes=dict(type='int', default=16777216),
-        lag_threshold_seconds=dict(type='float', default=5.0),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
-
-    conn = None
-    try:
-        validate_params(module.params)
-        conn = connect(module.params)
-        info = read_info(conn, module.params)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg)
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(changed=False, **info)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES], validate=validate_params)
+    frame.run(lambda module: dict(read_info(frame.closing(connect(module.params)), module.params), changed=False))
 
 
 if __name__ == '__main__':

@@ -27,6 +27,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
   - pgha.replication._patroni
 options:
@@ -125,7 +127,7 @@ options:
       - Base URL of the REST API of any member of the Patroni cluster, for example V(http://127.0.0.1:8008).
       - Required with O(permanent=true). With O(permanent=false) it is optional; when set, a slot declared in Patroni's
         configuration is refused (it needs O(permanent=true)) and C(ignore_slots) is honoured (see O(patroni_guard)).
-      - Not to be confused with the SQL connection (O(login_host), O(port)); O(timeout) applies to the REST API,
+      - Not to be confused with the SQL connection (O(login_host), O(port)); O(api_timeout) applies to the REST API,
         O(connect_timeout) to PostgreSQL.
     type: str
     required: false
@@ -148,17 +150,8 @@ options:
     default: 30
     version_added: 0.1.0
 attributes:
-  check_mode:
-    description: Can run in check mode and predict the same changes, queries and diff as a real run.
-    support: full
   diff_mode:
     description: Returns the slot before and after in RV(diff).
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - A logical slot belongs to the database the module connects to (O(login_db)); an existing logical slot of
     another database makes the module fail with O(state=present).
@@ -341,58 +334,26 @@ diff:
       sample: {state: present, slot_name: standby1, slot_type: physical, plugin: null, database: null, two_phase: false, temporary: false}
 '''
 
-import json
-import re
-import time
-from collections import namedtuple
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
-from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
-    PatroniApiError,
-    PatroniClient,
-    patroni_argument_spec,
-    validate_api_params,
+from ansible_collections.pgha.replication.plugins.module_utils._errors import InvalidInput
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
+from ansible_collections.pgha.replication.plugins.module_utils._patroni import PATRONI_API, PatroniClient, validate_api_params
+from ansible_collections.pgha.replication.plugins.module_utils._patroni_slots import (
+    apply_permanent,
+    check_guard,
+    check_unmanaged,
+    config_entry,
+    plan_permanent,
+    read_patroni,
+    request_view,
 )
-from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
-    Conflict,
-    InvalidInput,
-    PgHaError,
-    QueryFailed,
-    Unsupported,
-    WaitTimeout,
-    connect,
-    execute,
-    fetch_one,
-    postgres_argument_spec,
-    render,
-    server_facts,
-    sql,
-)
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import POSTGRES, connect, fetch_one, server_facts
+from ansible_collections.pgha.replication.plugins.module_utils._slots import apply, plan, predict, read_slot
+from ansible_collections.pgha.replication.plugins.module_utils._sql import show
 from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
-OBJECT_IN_USE = '55006'
-
-# One step of a plan. kind is 'sql' (run query with params) or 'terminate' (run it, then wait for the slot to be released).
-Step = namedtuple('Step', ['kind', 'query', 'params'])
 
 MANAGED_KEYS = ('slot_name', 'slot_type', 'plugin', 'database', 'two_phase', 'temporary')
-
-# Patroni reads its permanent slots from the first non-empty of these keys (patroni/global_config.py).
-SLOTS_KEYS = ('permanent_replication_slots', 'permanent_slots', 'slots')
-# Patroni's own connections to PostgreSQL carry these application names (patroni/postgresql/connection.py).
-PATRONI_ACTIVITY_QUERY = ("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity "
-                          "WHERE application_name = %s OR application_name LIKE %s) AS patroni")
-POLL_INTERVAL = 0.2
-
-
-def _sql(text):
-    # Statements are fixed SQL text with %s placeholders; values always travel as parameters.
-    if sql is None:
-        return text
-    return sql.SQL(text)
 
 
 def validate_slot_name(name):
@@ -442,87 +403,6 @@ def desired_from_params(params):
     )
 
 
-def plan(current, desired, server):
-    """Turn (current slot or None, desired, server facts) into a list of Steps. Pure.
-
-    ``server`` needs version_num, in_recovery and wal_level. Raises Conflict, Unsupported.
-    """
-    name = desired['name']
-    if desired['state'] == 'absent':
-        if current is None:
-            return []
-        steps = []
-        if current.get('active'):
-            if not desired['terminate_active']:
-                raise Conflict(
-                    "slot '%s' is in use by process %s; set terminate_active=true to terminate that process and drop the slot"
-                    % (name, current.get('active_pid')))
-            steps.append(Step('terminate', _sql('SELECT pg_terminate_backend(%s)'), (current['active_pid'],)))
-        steps.append(Step('sql', _sql('SELECT pg_drop_replication_slot(%s)'), (name,)))
-        return steps
-
-    slot_type = desired['slot_type']
-    if current is not None:
-        if current['slot_type'] != slot_type:
-            raise Conflict(
-                "slot '%s' exists as a %s slot, not %s; to replace it run with state=absent first "
-                "(terminate_active=true if it is in use)" % (name, current['slot_type'], slot_type))
-        if slot_type == 'logical':
-            if current.get('database') != desired['database']:
-                raise Conflict(
-                    "logical slot '%s' belongs to database '%s', not '%s'; set login_db=%s to manage it, "
-                    "or use another name" % (name, current.get('database'), desired['database'], current.get('database')))
-            if desired['plugin'] is not None and current.get('plugin') != desired['plugin']:
-                raise Conflict(
-                    "logical slot '%s' uses plugin '%s', not '%s'; set plugin=%s to keep it, or run with state=absent "
-                    "first to recreate it" % (name, current.get('plugin'), desired['plugin'], current.get('plugin')))
-            if desired['two_phase'] is not None and bool(current.get('two_phase')) != desired['two_phase']:
-                raise Conflict(
-                    "logical slot '%s' has two_phase=%s; two_phase applies at creation only: set two_phase=%s, or run "
-                    "with state=absent first to recreate it" % (
-                        name, str(bool(current.get('two_phase'))).lower(), str(bool(current.get('two_phase'))).lower()))
-        return []
-
-    if slot_type == 'physical':
-        return [Step('sql', _sql('SELECT pg_create_physical_replication_slot(%s, %s)'),
-                     (name, desired['immediately_reserve']))]
-
-    if server.get('in_recovery') and server['version_num'] < 160000:
-        raise Unsupported("logical slot '%s' cannot be created on a standby before PostgreSQL 16; create it on the primary" % name)
-    if server.get('wal_level') != 'logical':
-        raise Unsupported("logical slot '%s' needs wal_level=logical (the server has wal_level=%s)" % (name, server.get('wal_level')))
-    plugin = desired['plugin'] or 'pgoutput'
-    if desired['two_phase']:
-        if server['version_num'] < 140000:
-            raise Unsupported('two_phase needs PostgreSQL 14 or later')
-        return [Step('sql', _sql('SELECT pg_create_logical_replication_slot(%s, %s, false, %s)'), (name, plugin, True))]
-    return [Step('sql', _sql('SELECT pg_create_logical_replication_slot(%s, %s)'), (name, plugin))]
-
-
-def predict(current, desired, server, steps):
-    """The slot dict expected after ``steps`` run (for check mode). Pure."""
-    if not steps:
-        return current
-    if desired['state'] == 'absent':
-        return None
-    logical = desired['slot_type'] == 'logical'
-    return dict(
-        slot_name=desired['name'],
-        slot_type=desired['slot_type'],
-        plugin=(desired['plugin'] or 'pgoutput') if logical else None,
-        database=desired['database'] if logical else None,
-        active=False,
-        active_pid=None,
-        restart_lsn=None,
-        confirmed_flush_lsn=None,
-        wal_status=None,
-        safe_wal_size=None,
-        two_phase=bool(desired['two_phase']) if server['version_num'] >= 140000 else None,
-        temporary=False,
-        retained_bytes=None,
-    )
-
-
 def diff_view(slot):
     """The managed attributes of a slot, as shown in the diff. Pure."""
     if slot is None:
@@ -533,327 +413,6 @@ def diff_view(slot):
     return view
 
 
-def slots_key(config):
-    """The key of the dynamic configuration Patroni reads permanent slots from: the first non-empty one. Pure."""
-    for key in SLOTS_KEYS:
-        if (config or {}).get(key):
-            return key
-    return 'slots'
-
-
-def config_entry(config, name):
-    """(found, raw entry) of slot ``name`` in a dynamic configuration. Pure."""
-    slots = (config or {}).get(slots_key(config))
-    if not isinstance(slots, dict) or name not in slots:
-        return False, None
-    return True, slots[name]
-
-
-def entry_view(value):
-    """A permanent slot entry read as Patroni does: {type, database, plugin}. An empty entry is physical. Pure."""
-    if not value:
-        return dict(type='physical', database=None, plugin=None)
-    if not isinstance(value, dict):
-        return dict(type=None, database=None, plugin=None)
-    slot_type = value.get('type') or ('logical' if value.get('database') and value.get('plugin') else 'physical')
-    if slot_type == 'physical':
-        return dict(type='physical', database=None, plugin=None)
-    return dict(type=slot_type, database=value.get('database'), plugin=value.get('plugin'))
-
-
-def slot_definition(desired, plugin=None):
-    """The entry written into Patroni's configuration for the desired slot. Pure."""
-    if desired['slot_type'] == 'physical':
-        return {'type': 'physical'}
-    return {'type': 'logical', 'database': desired['database'], 'plugin': plugin or desired['plugin'] or 'pgoutput'}
-
-
-def member_slot_name(member_name):
-    """The physical slot name Patroni uses for a member (patroni.dcs.slot_name_from_member_name). Pure."""
-    def replace_char(match):
-        char = match.group(0)
-        return '_' if char in '-.' else 'u%04d' % ord(char)
-    return re.sub('[^a-z0-9_]', replace_char, (member_name or '').lower())[0:63]
-
-
-def ignored_by_patroni(config, slot):
-    """Whether an entry of Patroni's ``ignore_slots`` covers ``slot`` ({name, type, database, plugin}). Pure."""
-    for matcher in (config or {}).get('ignore_slots') or []:
-        if not isinstance(matcher, dict):
-            continue
-        if matcher.get('name') is not None and matcher['name'] != slot['name']:
-            continue
-        if all(not matcher.get(attr) or matcher[attr] == slot.get(attr) for attr in ('database', 'plugin', 'type')):
-            return True
-    return False
-
-
-def guard_message(desired, evidence):
-    """Why a slot may not be created by SQL on a server managed by Patroni. Pure."""
-    name = desired['name']
-    if desired['slot_type'] == 'logical':
-        why = ('a logical slot created by SQL is not copied to the replicas and is lost at a failover, and Patroni drops '
-               'a slot it does not know at its next check of the slots')
-    else:
-        why = ('Patroni drops a slot it does not know at its next check of the slots (after it creates any slot, a '
-               'restart, a failover)')
-    return ("slot '%s': this server is managed by Patroni (%s); %s. Set permanent=true with api_url (and api_username, "
-            "api_password) to declare it in Patroni's configuration, or cover it with Patroni's ignore_slots and set "
-            "api_url (or patroni_guard=false) to create it by SQL" % (name, evidence, why))
-
-
-def check_unmanaged(desired, patroni):
-    """With permanent=false and Patroni's configuration read: refuse a slot that is declared there. Pure."""
-    if patroni is None:
-        return
-    found, dummy = config_entry(patroni['config'], desired['name'])
-    if found:
-        raise Conflict("slot '%s' is a permanent slot in Patroni's configuration (%s.%s); set permanent=true to manage it "
-                       "(state=absent with permanent=true removes it)"
-                       % (desired['name'], slots_key(patroni['config']), desired['name']))
-
-
-def check_patroni_server(desired, server, patroni):
-    """The checks of permanent=true on the server and Patroni's configuration. Pure; raises Unsupported, Conflict."""
-    name = desired['name']
-    if server.get('in_recovery'):
-        raise Unsupported(
-            "permanent=true: the SQL connection must point at the Patroni leader, and this server is a replica (Patroni "
-            "keeps the copies of permanent slots on replicas itself); set login_host/port to the leader, or run the "
-            "task on the leader only")
-    scope, cluster_name = patroni.get('scope'), server.get('cluster_name')
-    if scope and cluster_name and scope != cluster_name:
-        raise Conflict("api_url belongs to the Patroni cluster '%s' but the SQL connection reaches a server with "
-                       "cluster_name '%s'; point api_url and login_host/port at the same cluster" % (scope, cluster_name))
-    if desired['state'] == 'absent':
-        return
-    config = patroni['config']
-    postgresql = config.get('postgresql') if isinstance(config.get('postgresql'), dict) else {}
-    if postgresql.get('use_slots') is False or str(postgresql.get('use_slots')).lower() in ('off', 'false', 'no'):
-        raise Unsupported("Patroni ignores permanent slots because postgresql.use_slots is false in its dynamic "
-                          "configuration; set it to true (pgha.replication.patroni_config)")
-    for member in patroni.get('members') or []:
-        if member_slot_name(member) == name:
-            raise Conflict("slot name '%s' is the name of the slot Patroni keeps for member '%s'; set name to another "
-                           "name" % (name, member))
-    if desired['slot_type'] == 'logical':
-        if server['version_num'] < 110000:
-            raise Unsupported("permanent logical slot '%s' needs PostgreSQL 11 or later" % name)
-        if config.get('standby_cluster'):
-            raise Unsupported("permanent logical slot '%s': Patroni keeps only physical permanent slots in a standby "
-                              "cluster" % name)
-        if server.get('wal_level') != 'logical':
-            raise Unsupported("permanent logical slot '%s' needs wal_level=logical (the leader has wal_level=%s); set "
-                              "postgresql.parameters.wal_level: logical in Patroni's configuration "
-                              "(pgha.replication.patroni_config) and restart the members"
-                              % (name, server.get('wal_level')))
-
-
-# The result of plan_permanent(): patch is the PATCH /config body or None; steps are SQL steps (terminate, or the drop
-# of a slot missing from the configuration); entry is the configuration entry after (None when removed); wait_for is
-# 'present', 'absent' or None; desired is the desired state with the plugin Patroni will use.
-PermanentPlan = namedtuple('PermanentPlan', ['patch', 'steps', 'entry', 'wait_for', 'desired'])
-
-
-def plan_permanent(current, desired, server, patroni):
-    """Plan permanent=true: (current slot on the leader or None, desired, server facts, Patroni view) -> PermanentPlan.
-
-    ``patroni`` holds ``config`` (GET /config), ``scope`` and ``members`` (names, from GET /cluster). Pure; raises
-    Conflict, Unsupported.
-    """
-    check_patroni_server(desired, server, patroni)
-    name = desired['name']
-    config = patroni['config']
-    key = slots_key(config)
-    found, raw = config_entry(config, name)
-
-    if desired['state'] == 'absent':
-        if not found:
-            return PermanentPlan(None, plan(current, desired, server), None, None, desired)
-        if current is not None and ignored_by_patroni(config, dict(
-                name=name, type=current['slot_type'], database=current.get('database'), plugin=current.get('plugin'))):
-            # Patroni leaves a slot that ignore_slots covers alone, even when it is no longer permanent: drop it by SQL.
-            return PermanentPlan({key: {name: None}}, plan(current, desired, server), None, None, desired)
-        steps = []
-        if current is not None and current.get('active'):
-            if not desired['terminate_active']:
-                raise Conflict(
-                    "slot '%s' is in use by process %s, and Patroni drops only an unused slot; set terminate_active=true "
-                    "to terminate that process" % (name, current.get('active_pid')))
-            steps.append(Step('terminate', _sql('SELECT pg_terminate_backend(%s)'), (current['active_pid'],)))
-        return PermanentPlan({key: {name: None}}, steps, None, 'absent', desired)
-
-    plugin = desired['plugin']
-    if found:
-        entry = entry_view(raw)
-        if entry['type'] != desired['slot_type']:
-            raise Conflict(
-                "slot '%s' is a permanent %s slot in Patroni's configuration (%s.%s = %s), not %s; set slot_type=%s to "
-                "keep it, or run with state=absent first to replace it"
-                % (name, entry['type'], key, name, json.dumps(raw, sort_keys=True), desired['slot_type'], entry['type']))
-        if entry['type'] == 'logical':
-            if entry['database'] != desired['database']:
-                raise Conflict(
-                    "permanent logical slot '%s' is declared for database '%s' in Patroni's configuration, not '%s'; set "
-                    "login_db=%s to manage it, or run with state=absent first to replace it"
-                    % (name, entry['database'], desired['database'], entry['database']))
-            if plugin is not None and entry['plugin'] != plugin:
-                raise Conflict(
-                    "permanent logical slot '%s' uses plugin '%s' in Patroni's configuration, not '%s'; set plugin=%s to "
-                    "keep it, or run with state=absent first to recreate it" % (name, entry['plugin'], plugin, entry['plugin']))
-            plugin = entry['plugin']
-    effective = dict(desired, plugin=(plugin or 'pgoutput') if desired['slot_type'] == 'logical' else None)
-    if current is not None:
-        # Patroni adopts an existing slot whose type, database and plugin match; it drops and recreates any other.
-        plan(current, effective, server)
-    patch = None if found else {key: {name: slot_definition(effective)}}
-    return PermanentPlan(patch, [], raw if found else slot_definition(effective), 'present', effective)
-
-
-def slot_matches(slot, desired):
-    """Whether an existing slot is what ``desired`` (with its plugin resolved) asks for. Pure."""
-    if slot is None or slot['slot_type'] != desired['slot_type']:
-        return False
-    if desired['slot_type'] == 'physical':
-        return True
-    return slot.get('database') == desired['database'] and slot.get('plugin') == desired['plugin']
-
-
-def read_patroni(client):
-    """GET /config and GET /cluster: {config, scope, members}."""
-    config = client.get_json('/config')
-    if not isinstance(config, dict):
-        raise PatroniApiError('GET /config: the answer is not a Patroni dynamic configuration')
-    cluster = client.get_json('/cluster')
-    if not isinstance(cluster, dict):
-        raise PatroniApiError('GET /cluster: the answer is not a Patroni cluster description')
-    members = [m.get('name') for m in cluster.get('members') or [] if isinstance(m, dict) and m.get('name')]
-    return dict(config=config, scope=cluster.get('scope'), members=members)
-
-
-def patroni_managed(conn):
-    """Whether a connection of Patroni shows in pg_stat_activity (visible to any role)."""
-    return bool(fetch_one(conn, _sql(PATRONI_ACTIVITY_QUERY), ('Patroni', 'Patroni %'))['patroni'])
-
-
-def send_patch(client, patch, deadline):
-    """PATCH /config; return the configuration Patroni stored. Then re-read GET /config until the member's cache of the
-    DCS shows it too (so that the next run reads what was written), until ``deadline`` at most."""
-    dummy, text = client.request('PATCH', '/config', body=patch)
-    try:
-        stored = json.loads(text)
-    except ValueError:
-        stored = None
-    while True:
-        seen = client.get_json('/config')
-        if not isinstance(stored, dict):
-            return seen if isinstance(seen, dict) else {}
-        if seen == stored or time.monotonic() >= deadline:
-            return stored
-        time.sleep(POLL_INTERVAL / 2)
-
-
-def wait_for_slot(conn, desired, server, wait_for, deadline, ran):
-    """Poll the slot until Patroni has created it (wait_for='present') or dropped it ('absent'); return it.
-
-    With state=absent and terminate_active=true, a consumer that takes the slot again is terminated again (appended to
-    ``ran``). Raises WaitTimeout.
-    """
-    name = desired['name']
-    while True:
-        slot = read_slot(conn, name, server)
-        if wait_for == 'present' and slot_matches(slot, desired):
-            return slot
-        if wait_for == 'absent':
-            if slot is None:
-                return None
-            if slot['active'] and desired['terminate_active']:
-                query = _sql('SELECT pg_terminate_backend(%s)')
-                ran.append(render(conn, query, (slot['active_pid'],)))
-                execute(conn, query, (slot['active_pid'],))
-        if time.monotonic() >= deadline:
-            if wait_for == 'present':
-                raise WaitTimeout(
-                    "slot '%s' is declared in Patroni's configuration but did not appear on this server within "
-                    "wait_timeout; Patroni creates it on the leader in its next HA loop (loop_wait): raise wait_timeout, "
-                    "or look for the reason in the leader's Patroni log (max_replication_slots, the plugin)" % name)
-            raise WaitTimeout("slot '%s' is removed from Patroni's configuration but still exists on this server after "
-                              "wait_timeout; Patroni drops it in its next HA loop when it is not in use%s" % (
-                                  name, '' if desired['terminate_active'] else ' (terminate_active=true terminates its user)'))
-        time.sleep(POLL_INTERVAL)
-
-
-def read_slot(conn, name, server):
-    """Return the slot named ``name`` as a dict, or None."""
-    version = server['version_num']
-    columns = ['slot_name', 'slot_type', 'plugin', 'database', 'active', 'active_pid', 'temporary']
-    optional = [('wal_status', 130000), ('safe_wal_size', 130000), ('two_phase', 140000)]
-    select = [sql.Identifier(c) for c in columns]
-    select += [sql.SQL('restart_lsn::text AS restart_lsn'), sql.SQL('confirmed_flush_lsn::text AS confirmed_flush_lsn')]
-    select += [sql.Identifier(c) if version >= minimum else sql.SQL('NULL AS {0}').format(sql.Identifier(c)) for c, minimum in optional]
-    query = sql.SQL(
-        'SELECT {0}, pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() '
-        'THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_lsn() END, '
-        'restart_lsn)::bigint AS retained_bytes FROM pg_catalog.pg_replication_slots WHERE slot_name = %s'
-    ).format(sql.SQL(', ').join(select))
-    return fetch_one(conn, query, (name,))
-
-
-def _wait_released(conn, name, server, deadline):
-    """Wait until the slot is inactive or gone. Returns the slot (or None). Raises WaitTimeout."""
-    while True:
-        slot = read_slot(conn, name, server)
-        if slot is None or not slot['active']:
-            return slot
-        if time.monotonic() >= deadline:
-            raise WaitTimeout("slot '%s' is still in use by process %s after the wait_timeout" % (name, slot['active_pid']))
-        time.sleep(0.1)
-
-
-def apply(conn, steps, desired, server, wait_timeout):
-    """Run the planned steps; return the rendered statements actually run.
-
-    On failure the statements that did run are attached to the exception as ``details['queries']``.
-    """
-    ran = []
-    try:
-        _apply(conn, steps, desired, server, wait_timeout, ran)
-    except PgHaError as exc:
-        exc.details['queries'] = ran
-        raise
-    return ran
-
-
-def _apply(conn, steps, desired, server, wait_timeout, ran):
-    deadline = time.monotonic() + wait_timeout
-    name = desired['name']
-    for step in steps:
-        if step.kind == 'terminate':
-            ran.append(render(conn, step.query, step.params))
-            execute(conn, step.query, step.params)
-            _wait_released(conn, name, server, deadline)
-            continue
-        while True:
-            try:
-                execute(conn, step.query, step.params)
-                ran.append(render(conn, step.query, step.params))
-                break
-            except QueryFailed as exc:
-                # A consumer that reconnects (pg_receivewal loops) may grab the slot again between terminate and drop.
-                if exc.pgcode != OBJECT_IN_USE or not desired['terminate_active'] or time.monotonic() >= deadline:
-                    raise
-                slot = read_slot(conn, name, server)
-                if slot is not None and slot['active']:
-                    query = _sql('SELECT pg_terminate_backend(%s)')
-                    ran.append(render(conn, query, (slot['active_pid'],)))
-                    execute(conn, query, (slot['active_pid'],))
-                _wait_released(conn, name, server, deadline)
-
-
-def _request_view(patch):
-    return [dict(method='PATCH', path='/config', body=patch)] if patch else []
-
-
 def run(module, conn, client=None):
     """Read, plan, apply (unless check mode), re-read. Returns the result dict."""
     params = module.params
@@ -862,7 +421,7 @@ def run(module, conn, client=None):
     current = read_slot(conn, desired['name'], server)
     patroni = read_patroni(client) if client is not None else None
     if desired['permanent']:
-        server['cluster_name'] = fetch_one(conn, _sql("SELECT current_setting('cluster_name') AS name"))['name']
+        server['cluster_name'] = fetch_one(conn, "SELECT current_setting('cluster_name') AS name")['name']
         return run_permanent(module, conn, client, desired, server, current, patroni)
 
     check_unmanaged(desired, patroni)
@@ -872,16 +431,9 @@ def run(module, conn, client=None):
         current = read_slot(conn, desired['name'], server)
     steps = plan(current, desired, server)
     if steps and desired['state'] == 'present' and desired['patroni_guard']:
-        evidence = 'api_url is set' if client is not None else None
-        if evidence is None and patroni_managed(conn):
-            evidence = 'a connection of Patroni shows in pg_stat_activity'
-        slot = dict(name=desired['name'], type=desired['slot_type'],
-                    database=desired['database'] if desired['slot_type'] == 'logical' else None,
-                    plugin=(desired['plugin'] or 'pgoutput') if desired['slot_type'] == 'logical' else None)
-        if evidence and not (patroni is not None and ignored_by_patroni(patroni['config'], slot)):
-            raise Conflict(guard_message(desired, evidence))
+        check_guard(conn, desired, patroni)
     if module.check_mode:
-        queries = [render(conn, step.query, step.params) for step in steps]
+        queries = [show(conn, step) for step in steps]
         after = predict(current, desired, server, steps)
     else:
         queries, raced = converge(lambda: apply(conn, steps, desired, server, params['wait_timeout']),
@@ -905,33 +457,18 @@ def run_permanent(module, conn, client, desired, server, current, patroni):
     params = module.params
     planned = plan_permanent(current, desired, server, patroni)
     entry_before = config_entry(patroni['config'], desired['name'])[1]
-    requests = _request_view(planned.patch)
+    requests = request_view(planned.patch)
     changed = bool(planned.patch or planned.steps)
     if module.check_mode:
-        queries = [render(conn, step.query, step.params) for step in planned.steps]
+        queries = [show(conn, step) for step in planned.steps]
         if planned.wait_for == 'present':
             after = current if current is not None else predict(None, planned.desired, server, [True])
         else:
             after = predict(current, desired, server, planned.steps) if planned.wait_for is None else None
         entry_after = planned.entry
     else:
-        deadline = time.monotonic() + params['wait_timeout']
-        queries, sent = [], []
-        try:
-            entry_after = entry_before
-            if planned.patch:
-                stored = send_patch(client, planned.patch, deadline)
-                sent = requests
-                entry_after = config_entry(stored, desired['name'])[1]
-            queries = apply(conn, planned.steps, desired, server, params['wait_timeout'])
-            if planned.wait_for and params['wait']:
-                after = wait_for_slot(conn, planned.desired, server, planned.wait_for, deadline, queries)
-            else:
-                after = read_slot(conn, desired['name'], server)
-        except PgHaError as exc:
-            exc.details['queries'] = queries + exc.details.get('queries', [])
-            exc.details['requests'] = sent
-            raise
+        queries, entry_after, after = apply_permanent(conn, client, planned, server, entry_before, params['wait'],
+                                                      params['wait_timeout'])
     result = dict(changed=changed, slot=after, patroni_slot=entry_after, queries=queries, requests=requests)
     if module._diff:
         before_view, after_view = diff_view(current), diff_view(after)
@@ -940,41 +477,26 @@ def run_permanent(module, conn, client, desired, server, current, patroni):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    slot_type=dict(type='str', default='physical', choices=['physical', 'logical']),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    plugin=dict(type='str'),
+    immediately_reserve=dict(type='bool', default=False),
+    two_phase=dict(type='bool'),
+    terminate_active=dict(type='bool', default=False),
+    permanent=dict(type='bool', default=False),
+    patroni_guard=dict(type='bool', default=True),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=30),
+)
+
+
 def main():
-    argument_spec = postgres_argument_spec()
-    api_spec = patroni_argument_spec()
-    api_spec['api_url'] = dict(api_spec['api_url'], required=False)
-    argument_spec.update(api_spec)
-    argument_spec.update(
-        name=dict(type='str', required=True),
-        slot_type=dict(type='str', default='physical', choices=['physical', 'logical']),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        plugin=dict(type='str'),
-        immediately_reserve=dict(type='bool', default=False),
-        two_phase=dict(type='bool'),
-        terminate_active=dict(type='bool', default=False),
-        permanent=dict(type='bool', default=False),
-        patroni_guard=dict(type='bool', default=True),
-        wait=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=30),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
-
-    conn = None
-    try:
-        validate_params(module.params)
-        client = PatroniClient(module.params) if module.params['api_url'] else None
-        conn = connect(module.params)
-        result = run(module, conn, client)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []), requests=exc.details.get('requests', []))
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES, PATRONI_API.optional(when='api_url')], validate=validate_params,
+                        report=dict(queries=[], requests=[]))
+    client = PatroniClient(frame.module.params) if frame.module.params['api_url'] else None
+    frame.run(lambda module: run(module, frame.closing(connect(module.params)), client))
 
 
 if __name__ == '__main__':

@@ -23,6 +23,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.postgresql_group
   - pgha.replication._postgres
 options:
   name:
@@ -241,15 +243,8 @@ attributes:
         run would - the publisher is checked in both modes (see O(connection)).
       - Check mode connects to the publisher (read-only) when the subscription would be created or its connection or
         publications changed, and with O(refresh=true) to compare the tables.
-    support: full
   diff_mode:
     description: Returns the subscription's managed attributes before and after in RV(diff); passwords are masked.
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.postgresql) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.postgresql
 notes:
   - Run it on the subscriber. Creating or dropping a subscription needs superuser (or C(pg_create_subscription) on
     PostgreSQL 16); reading the stored connection string needs superuser.
@@ -492,38 +487,41 @@ diff:
 '''
 
 import re
-import time
-from collections import namedtuple
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.pgha.replication.plugins.module_utils._conninfo import (
+    SECRET_KEYS,
+    build_conninfo,
+    mask_conninfo,
+)
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
+from ansible_collections.pgha.replication.plugins.module_utils._errors import MASK
+from ansible_collections.pgha.replication.plugins.module_utils._module import IF_SET, ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     Conflict,
-    ConnectionFailed,
+    POSTGRES,
     InvalidInput,
-    PgHaError,
     Unsupported,
-    WaitTimeout,
     connect,
-    execute,
-    fetch_all,
     fetch_one,
-    postgres_argument_spec,
-    psycopg2,
-    render,
-    scrub,
     server_facts,
-    sql,
+)
+from ansible_collections.pgha.replication.plugins.module_utils._sql import apply, assignments, fixed, show, statement
+from ansible_collections.pgha.replication.plugins.module_utils._subscriptions import (
+    check_may_hide,
+    hidden,
+    hiding_settings,
+    read_origin_lsn,
+    read_publisher,
+    read_stats,
+    read_subscription,
+    read_tables,
+    read_worker,
+    wait_ready,
 )
 from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
 LSN_RE = re.compile(r'^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$')
 KEYWORD_RE = re.compile(r'^[a-z_]+$')
-MASK = '********'
-SECRET_KEYS = ('password', 'sslpassword')
-WHITESPACE = ' \t\n\r\f\v'
 
 # Keywords with their own suboption of `connection`, in the order they are written in the connection string.
 CONNECTION_KEYS = ('host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'connect_timeout',
@@ -538,170 +536,19 @@ LIBPQ_KEYWORDS = frozenset((
 ))
 SYNC_COMMIT_VALUES = ('off', 'local', 'remote_write', 'remote_apply', 'on')
 BOOL_WORDS = {'true': 'on', 'yes': 'on', 'on': 'on', '1': 'on', 'false': 'off', 'no': 'off', 'off': 'off', '0': 'off'}
-TABLE_STATES = {'i': 'initialize', 'd': 'data copy', 'f': 'finished table copy', 's': 'synchronized', 'r': 'ready'}
-TWO_PHASE_STATES = {'d': 'disabled', 'p': 'pending', 'e': 'enabled'}
 # Options set with ALTER SUBSCRIPTION ... SET (...), in this order, with the minimum server version.
 SET_OPTIONS = (('slot_name', 0), ('binary', 140000), ('streaming', 140000), ('synchronous_commit', 0),
                ('disable_on_error', 150000), ('origin', 160000))
 MANAGED_KEYS = ('enabled', 'publications', 'connection', 'slot_name', 'binary', 'streaming', 'synchronous_commit',
                 'disable_on_error', 'two_phase', 'origin')
 
-# One statement of a plan: `template` is SQL text where {0}, {1}... are identifiers (a str, or a list joined with
-# commas) and %s are values bound from `params`; `shown` are the params rendered for `queries` (secrets masked).
-Step = namedtuple('Step', ['template', 'idents', 'params', 'shown'])
-
-
-def step(template, idents=(), params=None, shown=None):
-    return Step(template, tuple(idents), params, params if shown is None else shown)
+# Statement kinds the run looks for in a plan.
+CONNECTION = 'connection'
+SKIP = 'skip'
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# libpq connection strings (pure)
-
-def quote_conninfo_value(value):
-    """Quote a value for a libpq keyword/value connection string: single quotes, \\ and ' escaped with a backslash."""
-    return "'" + value.replace('\\', '\\\\').replace("'", "\\'") + "'"
-
-
-def build_conninfo(pairs):
-    """Build a connection string from (keyword, value) pairs, every value quoted."""
-    return ' '.join('%s=%s' % (key, quote_conninfo_value(value)) for key, value in pairs)
-
-
-def _unquote_uri(text):
-    try:
-        from urllib.parse import unquote
-    except ImportError:  # Python 2
-        from urllib import unquote  # pylint: disable=no-name-in-module
-    return unquote(text)
-
-
-def parse_conninfo_uri(text):
-    """Parse a postgresql:// URI into a dict of libpq keywords. Pure; raises InvalidInput (without the values)."""
-    rest = text.split('://', 1)[1]
-    result = {}
-    query = None
-    if '?' in rest:
-        rest, query = rest.split('?', 1)
-    netloc, dbname = (rest.split('/', 1) + [None])[:2] if '/' in rest else (rest, None)
-    if '@' in netloc:
-        userinfo, netloc = netloc.rsplit('@', 1)
-        if ':' in userinfo:
-            user, password = userinfo.split(':', 1)
-            result['password'] = _unquote_uri(password)
-        else:
-            user = userinfo
-        if user:
-            result['user'] = _unquote_uri(user)
-    hosts, ports = [], []
-    if netloc:
-        for spec in netloc.split(','):
-            if spec.startswith('['):
-                host, _sep, tail = spec[1:].partition(']')
-                port = tail[1:] if tail.startswith(':') else ''
-            elif ':' in spec:
-                host, port = spec.rsplit(':', 1)
-            else:
-                host, port = spec, ''
-            hosts.append(_unquote_uri(host))
-            ports.append(port)
-    if any(hosts):
-        result['host'] = ','.join(hosts)
-    if any(ports):
-        result['port'] = ','.join(ports)
-    if dbname:
-        result['dbname'] = _unquote_uri(dbname)
-    if query:
-        for item in query.split('&'):
-            if not item:
-                continue
-            if '=' not in item:
-                raise InvalidInput('invalid URI query parameter in the connection string')
-            key, value = item.split('=', 1)
-            result[_unquote_uri(key)] = _unquote_uri(value)
-    return result
-
-
-def parse_conninfo(text):
-    """Parse a libpq connection string (keyword/value or URI) into a dict, as libpq's conninfo_parse() does. Pure.
-
-    Raises InvalidInput; error messages name keywords, never values.
-    """
-    text = text or ''
-    if text.startswith('postgresql://') or text.startswith('postgres://'):
-        return parse_conninfo_uri(text)
-    result = {}
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in WHITESPACE:
-            i += 1
-        if i >= n:
-            return result
-        start = i
-        while i < n and text[i] != '=' and text[i] not in WHITESPACE:
-            i += 1
-        key = text[start:i]
-        while i < n and text[i] in WHITESPACE:
-            i += 1
-        if i >= n or text[i] != '=':
-            raise InvalidInput('missing "=" after "%s" in the connection string' % key)
-        i += 1
-        while i < n and text[i] in WHITESPACE:
-            i += 1
-        buf = []
-        if i < n and text[i] == "'":
-            i += 1
-            closed = False
-            while i < n:
-                char = text[i]
-                if char == '\\':
-                    i += 1
-                    if i < n:
-                        buf.append(text[i])
-                        i += 1
-                    continue
-                if char == "'":
-                    i += 1
-                    closed = True
-                    break
-                buf.append(char)
-                i += 1
-            if not closed:
-                raise InvalidInput('unterminated quoted string in the connection string (keyword "%s")' % key)
-        else:
-            while i < n and text[i] not in WHITESPACE:
-                if text[i] == '\\' and i + 1 < n:
-                    i += 1
-                buf.append(text[i])
-                i += 1
-        result[key] = ''.join(buf)
-
-
-def mask_conninfo(parts):
-    """A copy of a parsed connection string with secret values masked. Pure."""
-    if parts is None:
-        return None
-    return dict((key, MASK if key in SECRET_KEYS and value is not None else value) for key, value in parts.items())
-
-
-def secret_variants(secret):
-    """The forms a secret can take in a message: raw, conninfo-escaped, and that inside a SQL literal. Pure."""
-    if not secret:
-        return []
-    escaped = secret.replace('\\', '\\\\').replace("'", "\\'")
-    in_sql = escaped.replace("'", "''")
-    variants = set([secret, escaped, in_sql, in_sql.replace('\\', '\\\\'), secret.replace("'", "''")])
-    return sorted(variants, key=len, reverse=True)
-
-
-def scrub_all(text, secrets):
-    """``text`` with every form of every secret masked. Pure."""
-    text = '%s' % (text,)
-    for secret in secrets:
-        for variant in secret_variants(secret):
-            text = scrub(text, variant)
-    return text
-
+# LSNs and on/off words (pure)
 
 def normalize_lsn(value):
     """'0/014c0378' -> '0/14C0378'; raises InvalidInput. Pure."""
@@ -871,12 +718,12 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
         if current is None:
             return []
         if desired['drop_slot'] or current.get('slot_name') is None:
-            return [step('DROP SUBSCRIPTION {0}', [name])]
+            return [statement('DROP SUBSCRIPTION {0}', [name])]
         steps = []
         if current.get('enabled'):
-            steps.append(step('ALTER SUBSCRIPTION {0} DISABLE', [name]))
-        steps.append(step('ALTER SUBSCRIPTION {0} SET (slot_name = NONE)', [name]))
-        steps.append(step('DROP SUBSCRIPTION {0}', [name]))
+            steps.append(statement('ALTER SUBSCRIPTION {0} DISABLE', [name]))
+        steps.append(statement('ALTER SUBSCRIPTION {0} SET (slot_name = NONE)', [name]))
+        steps.append(statement('DROP SUBSCRIPTION {0}', [name]))
         return steps
 
     _check_supported(desired, version)
@@ -885,17 +732,15 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
         check_creatable(desired)
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
-        options, values = [], []
-        for option in ('enabled', 'slot_name', 'create_slot', 'copy_data', 'binary', 'streaming', 'synchronous_commit',
-                       'disable_on_error', 'two_phase', 'origin'):
-            if desired.get(option) is not None:
-                options.append('%s = %%s' % option)
-                values.append(desired[option])
-        template = 'CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1}'
+        options = [option for option in ('enabled', 'slot_name', 'create_slot', 'copy_data', 'binary', 'streaming',
+                                         'synchronous_commit', 'disable_on_error', 'two_phase', 'origin')
+                   if desired.get(option) is not None]
+        values = tuple(desired[option] for option in options)
+        template = fixed('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1}')
         if options:
-            template += ' WITH (%s)' % ', '.join(options)
-        return [step(template, [name, list(desired['publications'])],
-                     tuple([build_conninfo(pairs)] + values), tuple([build_conninfo(shown_pairs)] + values))]
+            template = fixed(template, ' WITH (', assignments(options), ')')
+        return [statement(template, [name, list(desired['publications'])], (build_conninfo(pairs),) + values,
+                          (build_conninfo(shown_pairs),) + values, kind=CONNECTION)]
 
     steps = []
     if desired['two_phase'] is not None and bool(current.get('two_phase')) != desired['two_phase']:
@@ -906,28 +751,25 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
     if desired['connection'] is not None and desired['connection'] != current.get('conninfo'):
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
-        steps.append(step('ALTER SUBSCRIPTION {0} CONNECTION %s', [name], (build_conninfo(pairs),),
-                          (build_conninfo(shown_pairs),)))
+        steps.append(statement('ALTER SUBSCRIPTION {0} CONNECTION %s', [name], (build_conninfo(pairs),),
+                               (build_conninfo(shown_pairs),), kind=CONNECTION))
 
-    changes, values = [], []
-    for option, _minimum in SET_OPTIONS:
-        want = desired.get(option)
-        if want is not None and want != current.get(option):
-            changes.append('%s = %%s' % option)
-            values.append(want)
+    changes = [option for option, _minimum in SET_OPTIONS
+               if desired.get(option) is not None and desired[option] != current.get(option)]
     if changes:
-        steps.append(step('ALTER SUBSCRIPTION {0} SET (%s)' % ', '.join(changes), [name], tuple(values)))
+        steps.append(statement(fixed('ALTER SUBSCRIPTION {0} SET (', assignments(changes), ')'), [name],
+                               tuple(desired[option] for option in changes)))
 
     if desired['skip_lsn'] is not None and skip_action(current, desired['skip_lsn'], origin_lsn) == 'set':
-        steps.append(step('ALTER SUBSCRIPTION {0} SKIP (lsn = %s)', [name], (desired['skip_lsn'],)))
+        steps.append(statement('ALTER SUBSCRIPTION {0} SKIP (lsn = %s)', [name], (desired['skip_lsn'],), kind=SKIP))
 
     enabled_now = bool(current.get('enabled'))
     enabled_after = enabled_now if desired['enabled'] is None else desired['enabled']
     if enabled_after and not enabled_now:
-        steps.append(step('ALTER SUBSCRIPTION {0} ENABLE', [name]))
+        steps.append(statement('ALTER SUBSCRIPTION {0} ENABLE', [name]))
 
-    copy = ', copy_data = %s' if desired['copy_data'] is not None else ''
-    copy_values = (desired['copy_data'],) if desired['copy_data'] is not None else ()
+    copy = desired['copy_data'] is not None
+    copy_values = (desired['copy_data'],) if copy else ()
     can_refresh = enabled_now or enabled_after
     publications_change = (desired['publications'] is not None
                            and sorted(set(desired['publications'])) != sorted(set(current.get('publications') or [])))
@@ -941,22 +783,23 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
                        "existing rows are then not copied), or recreate the subscription" % name)
     if publications_change:
         if can_refresh:
-            steps.append(step('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true%s)' % copy,
-                              [name, list(desired['publications'])], copy_values or None))
+            steps.append(statement(fixed('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true',
+                                         ', copy_data = %s' if copy else '', ')'),
+                                   [name, list(desired['publications'])], copy_values or None))
         else:
-            steps.append(step('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = false)',
-                              [name, list(desired['publications'])]))
+            steps.append(statement('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = false)',
+                                   [name, list(desired['publications'])]))
     elif desired['refresh']:
         if publisher_tables is None or subscribed_tables is None:
             raise Unsupported('refresh=true needs the publisher tables to compare with the subscription')
         if set(publisher_tables) != set(subscribed_tables):
             if not can_refresh:
                 raise Conflict("subscription '%s' is disabled and cannot be refreshed; set enabled=true to refresh it" % name)
-            steps.append(step('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION%s' % (' WITH (copy_data = %s)' if copy else ''),
-                              [name], copy_values or None))
+            steps.append(statement(fixed('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION', ' WITH (copy_data = %s)' if copy else ''),
+                                   [name], copy_values or None))
 
     if enabled_now and not enabled_after:
-        steps.append(step('ALTER SUBSCRIPTION {0} DISABLE', [name]))
+        steps.append(statement('ALTER SUBSCRIPTION {0} DISABLE', [name]))
     if desired['wait'] and not enabled_after:
         raise Conflict("wait=true needs an enabled subscription; subscription '%s' is disabled: set enabled=true" % name)
     return steps
@@ -1004,7 +847,7 @@ def predict(current, desired, server, steps, current_user):
         after['enabled'] = desired['enabled']
     if desired['publications'] is not None and sorted(set(desired['publications'])) != sorted(set(current['publications'])):
         after['publications'] = list(desired['publications'])
-    if desired['skip_lsn'] is not None and any(' SKIP ' in s.template for s in steps):
+    if desired['skip_lsn'] is not None and any(st.kind == SKIP for st in steps):
         after['skip_lsn'] = desired['skip_lsn']
     return after
 
@@ -1042,79 +885,7 @@ def password_changed(current, desired):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Server access
-
-def compose(st):
-    parts = []
-    for ident in st.idents:
-        if isinstance(ident, (list, tuple)):
-            parts.append(sql.SQL(', ').join(sql.Identifier(item) for item in ident))
-        else:
-            parts.append(sql.Identifier(ident))
-    return sql.SQL(st.template).format(*parts)
-
-
-def read_subscription(conn, name, server):
-    """The subscription named ``name`` in the current database (internal form, conninfo in clear), or None."""
-    version = server['version_num']
-    optional = [('subbinary', 'binary', 140000), ('substream::text', 'streaming', 140000),
-                ('subtwophasestate::text', 'two_phase_state', 150000), ('subdisableonerr', 'disable_on_error', 150000),
-                ('subskiplsn::text', 'skip_lsn', 150000), ('suborigin', 'origin', 160000)]
-    select = ', '.join('%s AS %s' % (column if version >= minimum else 'NULL', alias) for column, alias, minimum in optional)
-    row = fetch_one(conn, sql.SQL(
-        'SELECT s.oid, s.subname AS name, pg_catalog.pg_get_userbyid(s.subowner) AS owner, s.subenabled AS enabled, '
-        's.subpublications AS publications, s.subconninfo AS conninfo, s.subslotname AS slot_name, '
-        's.subsynccommit AS synchronous_commit, ' + select + ' FROM pg_catalog.pg_subscription s '
-        'JOIN pg_catalog.pg_database d ON d.oid = s.subdbid '
-        'WHERE d.datname = pg_catalog.current_database() AND s.subname = %s'), (name,))
-    if row is None:
-        return None
-    row['conninfo'] = parse_conninfo(row['conninfo'])
-    row['publications'] = list(row['publications'] or [])
-    stream = row.get('streaming')
-    row['streaming'] = {'t': 'on', 'true': 'on', 'f': 'off', 'false': 'off', 'p': 'parallel'}.get(stream, stream)
-    state = row.get('two_phase_state')
-    row['two_phase_state'] = TWO_PHASE_STATES.get(state, state)
-    row['two_phase'] = None if state is None else state != 'd'
-    if row.get('skip_lsn') == '0/0':
-        row['skip_lsn'] = None
-    return row
-
-
-def read_tables(conn, oid):
-    if oid is None:
-        return []
-    rows = fetch_all(conn, sql.SQL(
-        'SELECT n.nspname || %s || c.relname AS name, r.srsubstate::text AS state, r.srsublsn::text AS lsn '
-        'FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_class c ON c.oid = r.srrelid '
-        'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE r.srsubid = %s ORDER BY 1'), ('.', oid))
-    for row in rows:
-        row['state_name'] = TABLE_STATES.get(row['state'], row['state'])
-    return rows
-
-
-def read_worker(conn, oid):
-    if oid is None:
-        return None
-    return fetch_one(conn, sql.SQL(
-        'SELECT pid, received_lsn::text AS received_lsn, latest_end_lsn::text AS latest_end_lsn, '
-        "to_char(last_msg_receipt_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') AS last_msg_receipt_time "
-        'FROM pg_catalog.pg_stat_subscription WHERE subid = %s AND relid IS NULL AND pid IS NOT NULL ORDER BY pid LIMIT 1'), (oid,))
-
-
-def read_stats(conn, oid, server):
-    if oid is None or server['version_num'] < 150000:
-        return None
-    return fetch_one(conn, sql.SQL(
-        'SELECT apply_error_count, sync_error_count, stats_reset::text AS stats_reset '
-        'FROM pg_catalog.pg_stat_subscription_stats WHERE subid = %s'), (oid,))
-
-
-def read_origin_lsn(conn, oid):
-    row = fetch_one(conn, sql.SQL('SELECT remote_lsn::text AS lsn FROM pg_catalog.pg_replication_origin_status '
-                                  'WHERE external_id = %s'), ('pg_%s' % oid,))
-    return row['lsn'] if row else None
-
+# The publisher (pure; read by _subscriptions.read_publisher) and the run
 
 def publisher_to_check(current, desired):
     """(connection pairs, publications) to check on the publisher before this run, or None. Pure.
@@ -1135,44 +906,6 @@ def publisher_to_check(current, desired):
         return None
     pairs = desired['connection_pairs'] if desired['connection_pairs'] is not None else list(current['conninfo'].items())
     return pairs, desired['publications'] if desired['publications'] is not None else current['publications']
-
-
-def read_publisher(conninfo_pairs, publications, slot_name, connect_timeout, secrets):
-    """What the subscription will find on the publisher, read there (read-only), with the subscription's connection.
-
-    Returns a dict: ``tables`` (set of 'schema.table' published for ``publications``), ``missing`` (publications that
-    do not exist), ``slot`` (the slot ``slot_name``: {active} or None), ``replication`` (whether the role may open the
-    replication connection a subscription uses), ``user`` and ``database``. Raises ConnectionFailed, never with the
-    password. The connection is made from the host the module runs on, normally the subscriber.
-    """
-    keys = set(key for key, _value in conninfo_pairs)
-    kwargs = {}
-    if 'connect_timeout' not in keys:
-        kwargs['connect_timeout'] = connect_timeout
-    if 'application_name' not in keys:
-        kwargs['application_name'] = 'pgha.replication'
-    try:
-        conn = psycopg2.connect(build_conninfo(conninfo_pairs), **kwargs)
-    except psycopg2.Error as exc:
-        raise ConnectionFailed(scrub_all('could not connect to the publisher with the subscription\'s connection '
-                                         '(checked before any change; nothing was changed): %s' % str(exc).strip(), secrets))
-    try:
-        conn.set_session(readonly=True, autocommit=True)
-        rows = fetch_all(conn, 'SELECT DISTINCT schemaname || %s || tablename AS name FROM pg_catalog.pg_publication_tables '
-                               'WHERE pubname = ANY(%s)', ('.', list(publications)))
-        found = set(row['pubname'] for row in fetch_all(
-            conn, 'SELECT pubname::text AS pubname FROM pg_catalog.pg_publication WHERE pubname = ANY(%s)',
-            (list(publications),)))
-        facts = fetch_one(conn, 'SELECT current_user::text AS user, pg_catalog.current_database()::text AS database, '
-                                '(r.rolreplication OR r.rolsuper) AS replication FROM pg_catalog.pg_roles r '
-                                'WHERE r.rolname = current_user')
-        facts['slot'] = fetch_one(conn, 'SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = %s',
-                                  (slot_name,)) if slot_name else None
-    finally:
-        conn.close()
-    facts['tables'] = set(row['name'] for row in rows)
-    facts['missing'] = [pub for pub in publications if pub not in found]
-    return facts
 
 
 def check_publisher(publisher, desired, creating):
@@ -1197,82 +930,6 @@ def check_publisher(publisher, desired, creating):
                        "would create it; set create_slot=false to use that slot, set slot_name to another name, or drop "
                        "it on the publisher (pgha.replication.pg_replication_slot state=absent); nothing was changed"
                        % (desired['slot_name'] or desired['name']))
-
-
-def wait_ready(conn, oid, timeout):
-    """Wait until every table of the subscription is ready. Returns the tables; raises WaitTimeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        tables = read_tables(conn, oid)
-        if all(table['state'] == 'r' for table in tables):
-            return tables
-        if time.monotonic() >= deadline:
-            pending = ', '.join('%s: %s (%s)' % (t['name'], t['state'], t['state_name']) for t in tables if t['state'] != 'r')
-            raise WaitTimeout('tables not ready after wait_timeout=%ss: %s' % (timeout, pending), tables=tables)
-        time.sleep(0.5)
-
-
-# Settings that keep a statement out of pg_stat_activity and the server log, with the server version that has them.
-# All are superuser settings (PostgreSQL 15: or GRANT SET ON PARAMETER).
-HIDING_SETTINGS = (('track_activities', 'off', 0), ('log_statement', 'none', 0), ('log_min_error_statement', 'panic', 0),
-                   ('log_min_duration_statement', '-1', 0), ('log_min_duration_sample', '-1', 130000),
-                   ('log_transaction_sample_rate', '0', 120000))
-
-
-def hiding_settings(conn, server):
-    """The (setting, value) pairs to set for this server before a statement that carries a password.
-
-    pg_stat_statements, when loaded, would keep the statement text too: its track_utility is turned off as well.
-    """
-    pairs = [(name, value) for name, value, minimum in HIDING_SETTINGS if server['version_num'] >= minimum]
-    if fetch_one(conn, "SELECT current_setting('pg_stat_statements.track_utility', true) AS v")['v'] is not None:
-        pairs.append(('pg_stat_statements.track_utility', 'off'))
-    return pairs
-
-
-def check_may_hide(conn, server, settings):
-    """Raise Unsupported unless this role may change every one of ``settings``: the password must not be shown."""
-    row = fetch_one(conn, 'SELECT current_user::text AS u, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user')
-    if row['rolsuper']:
-        return
-    refused = [name for name, _value in settings]
-    if server['version_num'] >= 150000:
-        refused = [name for name in refused if not fetch_one(
-            conn, "SELECT pg_catalog.has_parameter_privilege(%s, 'SET') AS ok", (name,))['ok']]
-    if refused:
-        raise Unsupported(
-            'the statement that carries connection.password is run with activity tracking and statement logging off, '
-            'so that no other session and no server log sees the password; role %s may not change %s (superuser, or '
-            'on PostgreSQL 15 GRANT SET ON PARAMETER, is needed); nothing was changed' % (row['u'], ', '.join(refused)))
-
-
-def apply(conn, steps, settings):
-    """Run the planned steps; return the rendered statements (secrets masked).
-
-    Statements that carry a secret run with ``settings`` set for the session (not a transaction: CREATE SUBSCRIPTION
-    cannot run in one when it creates the slot), and reset right after.
-    On failure the statements that did run are attached to the exception as ``details['queries']``.
-    """
-    ran = []
-    try:
-        for st in steps:
-            query = compose(st)
-            shown = render(conn, query, st.shown)
-            hide = st.params != st.shown
-            if hide:
-                for name, value in settings:
-                    execute(conn, sql.SQL('SET {0} = %s').format(sql.Identifier(*name.split('.'))), (value,))
-            try:
-                execute(conn, query, st.params)
-            finally:
-                if hide:
-                    for name, _value in settings:
-                        execute(conn, sql.SQL('RESET {0}').format(sql.Identifier(*name.split('.'))))
-            ran.append(shown)
-    except PgHaError as exc:
-        exc.details['queries'] = ran
-        raise
-    return ran
 
 
 def run(module, conn, secrets):
@@ -1311,17 +968,17 @@ def run(module, conn, secrets):
 
     steps = plan(current, desired, server, publisher_tables, subscribed_tables, origin_lsn)
     settings = hiding_settings(conn, server)
-    if any(st.params != st.shown for st in steps):
+    if any(st.carries_secret for st in steps):
         check_may_hide(conn, server, settings)
     changed_password = bool(steps) and password_changed(current, desired) and any(
-        ' CONNECTION ' in st.template for st in steps)
+        st.kind == CONNECTION for st in steps)
     if module.check_mode:
-        queries = [render(conn, compose(st), st.shown) for st in steps]
+        queries = [show(conn, st) for st in steps]
         after = predict(current, desired, server, steps, current_user)
         tables = read_tables(conn, current['oid']) if current is not None and after is not None else []
     else:
         settled = dict(desired, refresh=False, skip_lsn=None)
-        queries, raced = converge(lambda: apply(conn, steps, settings),
+        queries, raced = converge(lambda: apply(conn, steps, execute_one=hidden(settings)),
                                   lambda: read_subscription(conn, desired['name'], server),
                                   lambda sub: not plan(sub, settled, server), "subscription '%s'" % desired['name'])
         if raced:
@@ -1348,68 +1005,45 @@ def run(module, conn, secrets):
     return result
 
 
-def argument_spec():
-    spec = postgres_argument_spec()
-    spec.update(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        publications=dict(type='list', elements='str'),
-        connection=dict(type='dict', options=dict(
-            host=dict(type='list', elements='str'),
-            port=dict(type='list', elements='int'),
-            dbname=dict(type='str'),
-            user=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            sslmode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
-            sslrootcert=dict(type='str'),
-            connect_timeout=dict(type='int'),
-            target_session_attrs=dict(type='str', choices=['any', 'read-write', 'read-only', 'primary', 'standby',
-                                                           'prefer-standby']),
-            application_name=dict(type='str'),
-        )),
-        connection_extra=dict(type='dict'),
-        enabled=dict(type='bool'),
-        slot_name=dict(type='str'),
-        create_slot=dict(type='bool'),
-        copy_data=dict(type='bool'),
-        binary=dict(type='bool'),
-        streaming=dict(type='str'),
-        synchronous_commit=dict(type='str'),
-        disable_on_error=dict(type='bool'),
-        two_phase=dict(type='bool'),
-        origin=dict(type='str', choices=['any', 'none']),
-        refresh=dict(type='bool', default=False),
-        skip_lsn=dict(type='str'),
-        drop_slot=dict(type='bool', default=True),
-        wait=dict(type='bool', default=False),
-        wait_timeout=dict(type='int', default=300),
-    )
-    return spec
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    publications=dict(type='list', elements='str'),
+    connection=dict(type='dict', options=dict(
+        host=dict(type='list', elements='str'),
+        port=dict(type='list', elements='int'),
+        dbname=dict(type='str'),
+        user=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        sslmode=dict(type='str', choices=['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
+        sslrootcert=dict(type='str'),
+        connect_timeout=dict(type='int'),
+        target_session_attrs=dict(type='str', choices=['any', 'read-write', 'read-only', 'primary', 'standby',
+                                                       'prefer-standby']),
+        application_name=dict(type='str'),
+    )),
+    connection_extra=dict(type='dict'),
+    enabled=dict(type='bool'),
+    slot_name=dict(type='str'),
+    create_slot=dict(type='bool'),
+    copy_data=dict(type='bool'),
+    binary=dict(type='bool'),
+    streaming=dict(type='str'),
+    synchronous_commit=dict(type='str'),
+    disable_on_error=dict(type='bool'),
+    two_phase=dict(type='bool'),
+    origin=dict(type='str', choices=['any', 'none']),
+    refresh=dict(type='bool', default=False),
+    skip_lsn=dict(type='str'),
+    drop_slot=dict(type='bool', default=True),
+    wait=dict(type='bool', default=False),
+    wait_timeout=dict(type='int', default=300),
+)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
-
-    secrets = [(module.params.get('connection') or {}).get('password'), module.params.get('login_password')]
-    conn = None
-    try:
-        validate_params(module.params)
-        conn = connect(module.params)
-        result = run(module, conn, secrets)
-    except PgHaError as exc:
-        secrets = [secret for secret in secrets if secret]
-        failure = dict(msg=scrub_all(exc.msg, secrets),
-                       queries=[scrub_all(query, secrets) for query in exc.details.get('queries', [])])
-        if 'tables' in exc.details:
-            failure['tables'] = exc.details['tables']
-        module.fail_json(**failure)
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[POSTGRES], validate=validate_params, report=dict(queries=[], tables=IF_SET))
+    frame.run(lambda module: run(module, frame.closing(connect(module.params)), frame.secrets))
 
 
 if __name__ == '__main__':

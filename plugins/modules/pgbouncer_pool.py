@@ -25,6 +25,8 @@ description:
 author:
   - pgha.replication developers (@pgha)
 extends_documentation_fragment:
+  - pgha.replication._attributes
+  - pgha.replication._attributes.pgbouncer_group
   - pgha.replication._pgbouncer
 options:
   name:
@@ -175,15 +177,8 @@ attributes:
     description:
       - Can run in check mode and predicts the same changes, queries and diff as a real run.
       - In check mode the file is not written and the only admin command sent is the read-only C(SHOW DATABASES).
-    support: full
   diff_mode:
     description: Returns the entry line before and after in RV(diff), password masked.
-    support: full
-  action_group:
-    description: Use C(group/pgha.replication.pgbouncer) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pgha.replication.pgbouncer
 notes:
   - Values are written in PgBouncer's connection string syntax, C(key=value) separated by spaces, values quoted
     with single quotes (a quote doubled) when they hold anything but letters, digits and C(_.,:/@+-). Values
@@ -357,24 +352,23 @@ import os
 import re
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._pgbouncer import (
+    CONSOLE_NAME_RE,
     MASK,
+    PGBOUNCER_CONSOLE,
     AdminConsole,
     ConfigFileError,
+    console_command,
     mask_line,
-    pgbouncer_argument_spec,
     plan_databases_edit,
     render_entry,
     split_lines,
 )
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     Conflict,
     InvalidInput,
-    PgHaError,
     QueryFailed,
     WaitTimeout,
 )
@@ -383,7 +377,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
 # its admin console takes it as the argument of PAUSE/RESUME. The console has no parameters and does
 # not accept quoted identifiers in every version, so the name is validated strictly instead of quoted:
 # a valid name can be put in a command as it is.
-NAME_RE = re.compile(r'^[A-Za-z0-9_]{1,63}$')
+NAME_RE = CONSOLE_NAME_RE
 RESERVED_NAMES = ('pgbouncer',)
 # Control characters (newlines included) would break the ini line or the connection string.
 CONTROL_RE = re.compile(u'[\u0000-\u001f\u007f]')
@@ -571,7 +565,7 @@ def run_pause(module, params, console):
     if row is None:
         raise Conflict("PgBouncer has no database '%s'; add it with state=present first" % name)
     # name matched NAME_RE: it can be written into the command as it is (see NAME_RE).
-    command = '%s %s' % ('PAUSE' if pause else 'RESUME', name)
+    command = console_command('PAUSE' if pause else 'RESUME', name)
     needed = bool(row['paused']) != pause
     result = dict(changed=needed, queries=[command] if needed else [], restart_required=False, restart_reason=None,
                   database=row)
@@ -582,7 +576,7 @@ def run_pause(module, params, console):
     except WaitTimeout:
         # PgBouncer keeps the database paused after the admin connection is gone: undo it so that its
         # clients are not left waiting, and fail.
-        undo = 'RESUME %s' % name
+        undo = console_command('RESUME', name)
         retry = AdminConsole(params)
         try:
             retry.command(undo, params['wait_timeout'])
@@ -601,54 +595,49 @@ def run_pause(module, params, console):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent', 'paused', 'resumed']),
+    config_file=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
+    reload=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=30),
+    dbname=dict(type='str'),
+    host=dict(type='str'),
+    port=dict(type='int'),
+    user=dict(type='str'),
+    password=dict(type='str', no_log=True),
+    auth_user=dict(type='str'),
+    pool_mode=dict(type='str', choices=['session', 'transaction', 'statement']),
+    pool_size=dict(type='int'),
+    min_pool_size=dict(type='int'),
+    reserve_pool=dict(type='int'),
+    max_db_connections=dict(type='int'),
+    connect_query=dict(type='str'),
+    client_encoding=dict(type='str'),
+    datestyle=dict(type='str'),
+    timezone=dict(type='str'),
+)
+
+
+def run(module, console):
+    """paused/resumed: the console only; present/absent: the [databases] entry (and a RELOAD through the console)."""
+    if module.params['state'] in ('paused', 'resumed'):
+        return run_pause(module, module.params, console)
+    return run_entry(module, module.params, console)
+
+
+def open_console(params):
+    """The admin console, when this run needs it (state paused/resumed, or reload=true), else None.
+
+    Connected before anything else: an unreachable PgBouncer fails the task before the file is touched."""
+    if params['state'] in ('paused', 'resumed') or params['reload']:
+        return AdminConsole(params)
+    return None
+
+
 def main():
-    argument_spec = pgbouncer_argument_spec()
-    argument_spec.update(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent', 'paused', 'resumed']),
-        config_file=dict(type='path', default='/etc/pgbouncer/pgbouncer.ini'),
-        reload=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=30),
-        dbname=dict(type='str'),
-        host=dict(type='str'),
-        port=dict(type='int'),
-        user=dict(type='str'),
-        password=dict(type='str', no_log=True),
-        auth_user=dict(type='str'),
-        pool_mode=dict(type='str', choices=['session', 'transaction', 'statement']),
-        pool_size=dict(type='int'),
-        min_pool_size=dict(type='int'),
-        reserve_pool=dict(type='int'),
-        max_db_connections=dict(type='int'),
-        connect_query=dict(type='str'),
-        client_encoding=dict(type='str'),
-        datestyle=dict(type='str'),
-        timezone=dict(type='str'),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    state = params['state']
-    needs_console = state in ('paused', 'resumed') or params['reload']
-
-    if needs_console and not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
-
-    console = None
-    try:
-        validate_params(params)
-        if needs_console:
-            # Connect first: an unreachable PgBouncer fails the task before the file is touched.
-            console = AdminConsole(params)
-        if state in ('paused', 'resumed'):
-            result = run_pause(module, params, console)
-        else:
-            result = run_entry(module, params, console)
-    except PgHaError as exc:
-        module.fail_json(msg=exc.msg, queries=exc.details.get('queries', []))
-    finally:
-        if console is not None:
-            console.close()
-    module.exit_json(**result)
+    frame = ModuleFrame(ARGUMENT_SPEC, groups=[PGBOUNCER_CONSOLE], validate=validate_params, report=dict(queries=[]))
+    frame.run(lambda module: run(module, frame.closing(open_console(module.params))))
 
 
 if __name__ == '__main__':

@@ -244,6 +244,49 @@ def run_module(module, args, check_mode=False, diff=True, timeout=120):
     return out.returncode, result
 
 
+def run_four_steps(module, module_args, verify_changed, verify_unchanged_before, compare=('queries', 'diff'),
+                   each=None, check_queries=None):
+    """The four steps of every module server test; returns the result of the real run.
+
+    1. check mode: reports the change (``check_queries``, or any statement) and changes nothing -
+       ``verify_unchanged_before()`` checks that with an independent read of the server;
+    2. apply: reports the change, ``verify_changed()`` sees it on the server, and the ``compare`` keys of the
+       result are what check mode predicted;
+    3. and 4. check mode, then apply again: no change, no statement, ``diff`` before == after, and the server
+       still as ``verify_changed()`` wants it.
+    ``each(result)`` runs on every result (for example: no password anywhere in it).
+    """
+    each = each or (lambda res: None)
+    rc, res = run_module(module, module_args, check_mode=True)
+    assert rc == 0, res
+    assert res['changed'] is True, res
+    if check_queries is None:
+        assert res['queries'], res
+    else:
+        assert res['queries'] == check_queries, res
+    each(res)
+    verify_unchanged_before()
+    predicted = [res[key] for key in compare]
+
+    rc, res = run_module(module, module_args)
+    assert rc == 0, res
+    assert res['changed'] is True, res
+    each(res)
+    verify_changed()
+    assert [res[key] for key in compare] == predicted, 'check mode must predict the real run'
+    applied = res
+
+    for check_mode in (True, False):
+        rc, res = run_module(module, module_args, check_mode=check_mode)
+        assert rc == 0, res
+        assert res['changed'] is False, res
+        assert res['queries'] == []
+        assert res['diff']['before'] == res['diff']['after']
+        each(res)
+        verify_changed()
+    return applied
+
+
 @pytest.fixture
 def module_runner():
     return run_module

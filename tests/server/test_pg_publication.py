@@ -17,9 +17,9 @@ import time
 import psycopg2
 import pytest
 
-from ansible_collections.pgha.replication.plugins.modules import pg_publication as mod
+from ansible_collections.pgha.replication.plugins.module_utils import _publications
 
-from .conftest import run_in_lockstep, run_module
+from .conftest import run_four_steps, run_in_lockstep, run_module
 
 MODULE = 'pg_publication'
 DB = 'pubtest_db'
@@ -106,35 +106,25 @@ def assert_result_matches_server(result, server):
 
 
 def four_steps(cluster, name, module_args):
-    """check mode (changes nothing), apply, check mode again (no change), apply again (no change).
-
-    Returns the result of the real run. The state before is compared with an independent read after check mode.
-    """
+    """The four steps (conftest.run_four_steps); the state before and after is read independently (state()), and
+    the real run's result must match the server."""
     before = state(cluster, name)
-    rc, res = run_module(MODULE, args(cluster, name=name, **module_args), check_mode=True)
-    assert rc == 0, res
-    assert res['changed'] is True
-    assert res['queries']
-    assert state(cluster, name) == before, 'check mode changed the server'
-    predicted = (res['queries'], res['diff'], res['publication'])
+    seen = {}
 
-    rc, res = run_module(MODULE, args(cluster, name=name, **module_args))
-    assert rc == 0, res
-    assert res['changed'] is True
-    after = state(cluster, name)
-    assert after != before
-    assert (res['queries'], res['diff'], res['publication']) == predicted, 'check mode must predict the real run'
-    if after is not None:
-        assert_result_matches_server(res, after)
-    applied = res
+    def unchanged_before():
+        assert state(cluster, name) == before, 'check mode changed the server'
 
-    for check_mode in (True, False):
-        rc, res = run_module(MODULE, args(cluster, name=name, **module_args), check_mode=check_mode)
-        assert rc == 0, res
-        assert res['changed'] is False, res['queries']
-        assert res['queries'] == []
-        assert res['diff']['before'] == res['diff']['after']
-        assert state(cluster, name) == after
+    def changed():
+        now = state(cluster, name)
+        if 'after' not in seen:
+            assert now != before
+            seen['after'] = now
+        assert now == seen['after']
+
+    applied = run_four_steps(MODULE, args(cluster, name=name, **module_args), changed, unchanged_before,
+                             compare=('queries', 'diff', 'publication'))
+    if seen['after'] is not None:
+        assert_result_matches_server(applied, seen['after'])
     return applied
 
 
@@ -515,12 +505,12 @@ def test_scratch_step_runs_one_statement_even_without_the_expression_check(clust
     conn = psycopg2.connect(**cluster.dsn(dbname=DB))
     conn.autocommit = True
     try:
-        facts = mod.read_facts(conn)
-        member = mod._resolve_table(conn, 0, dict(name='pubtest_items', row_filter=row_filter))
+        facts = _publications.read_facts(conn)
+        member = _publications._resolve_table(conn, 0, dict(name='pubtest_items', row_filter=row_filter))
         try:
-            mod._normalise_row_filters(conn, [member], False, facts)
+            _publications._normalise_row_filters(conn, [member], False, facts)
             refused = None
-        except mod.PgHaError as exc:
+        except _publications.PgHaError as exc:
             refused = exc.msg
         assert victim_present(cluster), 'the hostile row filter dropped a table'
         assert scratch_publications(cluster) == [], 'a scratch publication was committed'

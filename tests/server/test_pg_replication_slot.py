@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from .conftest import PASSWORD, PASSWORD_ROLE, background, run_in_lockstep, run_module
+from .conftest import PASSWORD, PASSWORD_ROLE, background, run_four_steps, run_in_lockstep, run_module
 
 MODULE = 'pg_replication_slot'
 
@@ -28,29 +28,8 @@ def slot_count(cluster):
 
 
 def four_steps(cluster, args, verify_changed, verify_unchanged_before):
-    """check mode (changes nothing), apply, check mode again (no change), apply again (no change)."""
-    rc, res = run_module(MODULE, cluster.conn_args(**args), check_mode=True)
-    assert rc == 0, res
-    assert res['changed'] is True
-    assert res['queries']
-    verify_unchanged_before()
-    predicted = (res['queries'], res['diff'])
-
-    rc, res = run_module(MODULE, cluster.conn_args(**args))
-    assert rc == 0, res
-    assert res['changed'] is True
-    verify_changed()
-    assert (res['queries'], res['diff']) == predicted, 'check mode must predict the real run'
-    applied = res
-
-    for check_mode in (True, False):
-        rc, res = run_module(MODULE, cluster.conn_args(**args), check_mode=check_mode)
-        assert rc == 0, res
-        assert res['changed'] is False
-        assert res['queries'] == []
-        assert res['diff']['before'] == res['diff']['after']
-        verify_changed()
-    return applied
+    """The four steps (conftest.run_four_steps) of this module on ``cluster``."""
+    return run_four_steps(MODULE, cluster.conn_args(**args), verify_changed, verify_unchanged_before)
 
 
 def test_physical_create_and_drop_four_steps(primary):

@@ -20,7 +20,7 @@ import pytest
 
 from ansible_collections.pgha.replication.plugins.modules import pg_subscription as mod
 
-from .conftest import PASSWORD, PASSWORD_ROLE, run_in_lockstep, run_module
+from .conftest import PASSWORD, PASSWORD_ROLE, run_four_steps, run_in_lockstep, run_module
 
 MODULE = 'pg_subscription'
 DB = 'subtest_db'
@@ -105,31 +105,8 @@ def args(subscriber, name, **extra):
 
 
 def four_steps(subscriber, module_args, verify_changed, verify_unchanged_before):
-    """check mode (changes nothing), apply, check mode again (no change), apply again (no change)."""
-    rc, res = run_module(MODULE, module_args, check_mode=True)
-    assert rc == 0, res
-    assert res['changed'] is True and res['queries']
-    no_password(res)
-    verify_unchanged_before()
-    predicted = (res['queries'], res['diff'])
-
-    rc, res = run_module(MODULE, module_args)
-    assert rc == 0, res
-    assert res['changed'] is True
-    no_password(res)
-    verify_changed()
-    assert (res['queries'], res['diff']) == predicted, 'check mode must predict the real run'
-    applied = res
-
-    for check_mode in (True, False):
-        rc, res = run_module(MODULE, module_args, check_mode=check_mode)
-        assert rc == 0, res
-        assert res['changed'] is False, res
-        assert res['queries'] == []
-        assert res['diff']['before'] == res['diff']['after']
-        no_password(res)
-        verify_changed()
-    return applied
+    """The four steps (conftest.run_four_steps), with no password in any result."""
+    return run_four_steps(MODULE, module_args, verify_changed, verify_unchanged_before, each=no_password)
 
 
 def test_create_with_wait_four_steps(clusters):

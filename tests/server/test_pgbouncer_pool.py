@@ -16,7 +16,7 @@ import stat
 
 import pytest
 
-from .conftest import PASSWORD, PASSWORD_ROLE, run_module
+from .conftest import PASSWORD, PASSWORD_ROLE, run_four_steps, run_module
 from .pgbouncer_fixture import pgbouncer  # noqa: F401  pylint: disable=unused-import  # the fixture
 
 MODULE = 'pgbouncer_pool'
@@ -36,33 +36,22 @@ def ini_lines(bouncer, name):
 
 
 def four_steps(bouncer, args, verify_changed, verify_unchanged_before):
-    """check mode (changes nothing), apply, check mode again (no change), apply again (no change)."""
+    """The four steps (conftest.run_four_steps): check mode leaves the file as it was byte for byte and would only
+    RELOAD; after the real run the file stays the same through the last two steps."""
     before_bytes = bouncer.read_ini()
-    rc, res = run_module(MODULE, bouncer.conn_args(**args), check_mode=True)
-    assert rc == 0, res
-    assert res['changed'] is True
-    assert res['queries'] == ['RELOAD']
-    assert bouncer.read_ini() == before_bytes, 'check mode must not write the file'
-    verify_unchanged_before()
-    predicted = (res['queries'], res['diff'], res['entry'])
+    after = {}
 
-    rc, res = run_module(MODULE, bouncer.conn_args(**args))
-    assert rc == 0, res
-    assert res['changed'] is True
-    verify_changed()
-    assert (res['queries'], res['diff'], res['entry']) == predicted, 'check mode must predict the real run'
-    applied = res
+    def unchanged_before():
+        assert bouncer.read_ini() == before_bytes, 'check mode must not write the file'
+        verify_unchanged_before()
 
-    after_bytes = bouncer.read_ini()
-    for check_mode in (True, False):
-        rc, res = run_module(MODULE, bouncer.conn_args(**args), check_mode=check_mode)
-        assert rc == 0, res
-        assert res['changed'] is False, res
-        assert res['queries'] == []
-        assert res['diff']['before'] == res['diff']['after']
-        assert bouncer.read_ini() == after_bytes
+    def changed():
         verify_changed()
-    return applied
+        now = bouncer.read_ini()
+        assert after.setdefault('bytes', now) == now
+
+    return run_four_steps(MODULE, bouncer.conn_args(**args), changed, unchanged_before,
+                          compare=('queries', 'diff', 'entry'), check_queries=['RELOAD'])
 
 
 def test_present_and_absent_four_steps(pgbouncer, primary):

@@ -65,23 +65,12 @@ def test_servers_agree_with_patroni_on_who_leads():
 
 
 def through(port):
-    """A connection as the lab user through HAProxy on lb1 (127.0.1.10): to PgBouncer on
-    5000/5001 (client TLS off), straight to PostgreSQL on 5010/5011 (TLS required; verify-ca:
-    the certificate names the member, not the proxy)."""
-    return psycopg2.connect(host="127.0.1.10", port=port, dbname="postgres", user="lab",
-                            password=secret("lab"), connect_timeout=3,
-                            sslmode="verify-ca" if port in (5010, 5011) else "disable",
-                            sslrootcert=CA)
+    """A connection as the lab user through HAProxy on lb1 (127.0.1.10)."""
+    return LAB.through_proxy("127.0.1.10", port)
 
 
 def server_of(port):
-    conn = through(port)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_is_in_recovery(), host(inet_server_addr())")
-            return cur.fetchone()
-    finally:
-        conn.close()
+    return LAB.served_by("127.0.1.10", port)
 
 
 def test_haproxy_routes_writes_to_the_leader_and_reads_to_replicas():

@@ -168,8 +168,8 @@ class FakeOpener(object):
 
 
 def client(answers, **params):
-    values = dict(api_url='http://10.0.0.1:8008/', api_username='patroni', api_password=SECRET, ca_path='/ca.pem',
-                  validate_certs=True, client_cert='/c.pem', client_key='/c.key', timeout=7)
+    values = dict(api_url='http://10.0.0.1:8008/', api_username='patroni', api_password=SECRET, api_ca_path='/ca.pem',
+                  api_validate_certs=True, api_client_cert='/c.pem', api_client_key='/c.key', api_timeout=7)
     values.update(params)
     opener = FakeOpener(answers)
     return PatroniClient(values, opener=opener), opener
@@ -235,11 +235,11 @@ def test_bad_answers(answers, message):
     (dict(api_url='ftp://x'), 'api_url must be'),
     (dict(api_password=None), 'api_username and api_password must be set together'),
     (dict(api_username=None), 'api_username and api_password must be set together'),
-    (dict(client_cert=None), 'client_key needs client_cert'),
-    (dict(timeout=0), 'timeout must be 1 or more'),
+    (dict(api_client_cert=None), 'client_key needs api_client_cert'),
+    (dict(api_timeout=0), 'timeout must be 1 or more'),
 ])
 def test_validate_api_params(overrides, message):
-    values = dict(api_url='https://db1:8008', api_username='u', api_password='p', client_cert='/c', client_key='/k', timeout=10)
+    values = dict(api_url='https://db1:8008', api_username='u', api_password='p', api_client_cert='/c', api_client_key='/k', api_timeout=10)
     _patroni.validate_api_params(values)
     values.update(overrides)
     with pytest.raises(InvalidInput, match=message):

@@ -139,7 +139,7 @@ def test_timing_message_names_the_options():
     (dict(api_url='pg1:8008'), 'api_url must be'),
 ])
 def test_invalid_options(overrides, message):
-    params = dict(api_url='http://pg1:8008', api_username='patroni', api_password='x', timeout=10, config={}, wait=True,
+    params = dict(api_url='http://pg1:8008', api_username='patroni', api_password='x', api_timeout=10, config={}, wait=True,
                   wait_timeout=30)
     params.update(overrides)
     with pytest.raises(InvalidInput, match=message):

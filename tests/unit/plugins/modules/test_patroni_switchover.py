@@ -51,7 +51,7 @@ def cluster(*members, **extra):
 
 
 def params(**overrides):
-    base = dict(api_url='http://pg1:8008', api_username='patroni', api_password=SECRET, timeout=10, leader='pg2',
+    base = dict(api_url='http://pg1:8008', api_username='patroni', api_password=SECRET, api_timeout=10, leader='pg2',
                 candidate_any=False, scheduled_at=None, wait=True, wait_timeout=120)
     base.update(overrides)
     return base
@@ -292,9 +292,9 @@ def test_request_switchover_body_and_unknown_status():
 
 
 def test_post_timeout_covers_patronis_polling():
-    assert mod.post_timeout(dict(timeout=10), cluster()) == 30
-    assert mod.post_timeout(dict(timeout=10), cluster(config=dict(loop_wait=30))) == 70
-    assert mod.post_timeout(dict(timeout=90), cluster()) == 90
+    assert mod.post_timeout(dict(api_timeout=10), cluster()) == 30
+    assert mod.post_timeout(dict(api_timeout=10), cluster(config=dict(loop_wait=30))) == 70
+    assert mod.post_timeout(dict(api_timeout=90), cluster()) == 90
 
 
 # --- the wait loop ----------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def to_text(part):
 
 
 def rendered(steps):
-    return [to_text(s) for s in steps]
+    return [to_text(s.query) for s in steps]
 
 
 def params(**overrides):

@@ -64,31 +64,6 @@ def test_diagnose_thresholds(threshold_seconds, threshold_bytes, expected):
     assert mod.diagnose('streaming', (0.5, 0.6, 3.0), (10, 10, 10), threshold_seconds, threshold_bytes)[0] == expected
 
 
-@pytest.mark.parametrize('conninfo, expected', [
-    (None, None),
-    ('host=a port=5432 user=rep', 'host=a port=5432 user=rep'),
-    ('host=a password=secret user=rep', 'host=a password=******** user=rep'),
-    ('host=a password = secret', 'host=a password=******** '.rstrip()),
-    ("host=a password='se cret\\' x' user=rep", 'host=a password=******** user=rep'),
-    ('PASSWORD=Secret', 'password=********'),
-    ('user=rep password=********', 'user=rep password=********'),
-])
-def test_strip_password(conninfo, expected):
-    assert mod.strip_password(conninfo) == expected
-    if conninfo:
-        assert 'secret' not in mod.strip_password(conninfo).lower()
-
-
-@pytest.mark.parametrize('slot, expected', [
-    (dict(active=False, retained_bytes=1), True),
-    (dict(active=False, retained_bytes=0), False),
-    (dict(active=False, retained_bytes=None), False),
-    (dict(active=True, retained_bytes=10 * MIB), False),
-])
-def test_inactive_retaining(slot, expected):
-    assert mod.inactive_retaining(slot) is expected
-
-
 @pytest.mark.parametrize('overrides, message', [
     (dict(lag_threshold_bytes=-1), 'lag_threshold_bytes'),
     (dict(lag_threshold_seconds=-0.5), 'lag_threshold_seconds'),

@@ -12,6 +12,10 @@ import json
 import pytest
 
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import Conflict, InvalidInput, Unsupported
+from ansible_collections.pgha.replication.plugins.module_utils import _conninfo
+from ansible_collections.pgha.replication.plugins.module_utils._errors import mask
+from ansible_collections.pgha.replication.plugins.module_utils._module import merged_argument_spec
+from ansible_collections.pgha.replication.plugins.module_utils._postgres import POSTGRES
 from ansible_collections.pgha.replication.plugins.modules import pg_subscription as mod
 
 PG15 = dict(version_num=150008)
@@ -20,83 +24,18 @@ PG14 = dict(version_num=140011)
 SECRET = "pa ss'w\\rd"
 
 
-# --- conninfo quoting and parsing ------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize('value, quoted', [
-    ('plain', "'plain'"),
-    ('', "''"),
-    ('with space', "'with space'"),
-    ("it's", "'it\\'s'"),
-    ('back\\slash', "'back\\\\slash'"),
-    ("\\'", "'\\\\\\''"),
-    ('a=b', "'a=b'"),
-])
-def test_quote_conninfo_value(value, quoted):
-    assert mod.quote_conninfo_value(value) == quoted
-
-
-@pytest.mark.parametrize('value', ['plain', '', 'with space', "it's", 'back\\slash', "\\'", "'", '\\', ' lead', 'tab\tx',
-                                   'x=y z', u'\u00fcnicode', SECRET])
-def test_quote_parse_roundtrip(value):
-    text = mod.build_conninfo([('host', 'h'), ('password', value), ('application_name', value)])
-    assert mod.parse_conninfo(text) == {'host': 'h', 'password': value, 'application_name': value}
-
-
-PARSE_CASES = [
-    ('empty', '', {}),
-    ('whitespace only', '  \t ', {}),
-    ('unquoted', 'host=h port=5432 dbname=app', {'host': 'h', 'port': '5432', 'dbname': 'app'}),
-    ('spaces around =', 'host = h   port=  5432', {'host': 'h', 'port': '5432'}),
-    ('quoted with spaces', "password='a b' user=u", {'password': 'a b', 'user': 'u'}),
-    ('escaped quote', "password='it\\'s'", {'password': "it's"}),
-    ('escaped backslash', "password='a\\\\b'", {'password': 'a\\b'}),
-    ('unquoted backslash escape', 'password=a\\ b', {'password': 'a b'}),
-    ('empty quoted', "password=''", {'password': ''}),
-    ('multi host', 'host=a,b port=5432,5433 target_session_attrs=read-write',
-     {'host': 'a,b', 'port': '5432,5433', 'target_session_attrs': 'read-write'}),
-    ('last wins', 'host=a host=b', {'host': 'b'}),
-    ('uri', 'postgresql://rep:s%40cret@h1:5432,h2:5433/app?sslmode=require&application_name=x',
-     {'user': 'rep', 'password': 's@cret', 'host': 'h1,h2', 'port': '5432,5433', 'dbname': 'app', 'sslmode': 'require',
-      'application_name': 'x'}),
-    ('uri ipv6 no port', 'postgres://[::1]/db', {'host': '::1', 'dbname': 'db'}),
-    ('uri minimal', 'postgresql://', {}),
-]
-
-
-@pytest.mark.parametrize('text, expected', [c[1:] for c in PARSE_CASES], ids=[c[0] for c in PARSE_CASES])
-def test_parse_conninfo(text, expected):
-    assert mod.parse_conninfo(text) == expected
-
-
-@pytest.mark.parametrize('text, message', [
-    ('host', 'missing "=" after "host"'),
-    ('host=h port', 'missing "=" after "port"'),
-    ("password='secret-value", 'unterminated quoted string'),
-])
-def test_parse_conninfo_errors_never_echo_values(text, message):
-    with pytest.raises(InvalidInput, match=message) as info:
-        mod.parse_conninfo(text)
-    assert 'secret-value' not in info.value.msg
-
-
-# --- masking --------------------------------------------------------------------------------------------------------
-
-def test_mask_conninfo():
-    assert mod.mask_conninfo({'host': 'h', 'password': 'x', 'sslpassword': 'y'}) == \
-        {'host': 'h', 'password': '********', 'sslpassword': '********'}
-    assert mod.mask_conninfo(None) is None
-
+# --- masking ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('secret', ['simple', SECRET, "o'neil", 'back\\slash'])
 def test_scrub_all_masks_every_form(secret):
-    conninfo = mod.build_conninfo([('password', secret)])
+    conninfo = _conninfo.build_conninfo([('password', secret)])
     sql_literal = "'" + conninfo.replace("'", "''") + "'"
     e_literal = "E'" + conninfo.replace('\\', '\\\\').replace("'", "''") + "'"
     for text in (secret, conninfo, sql_literal, e_literal, 'error near "%s"' % secret):
-        assert secret not in mod.scrub_all(text, [secret])
-        assert mod.quote_conninfo_value(secret)[1:-1] not in mod.scrub_all(text, [secret])
-        assert '********' in mod.scrub_all(text, [secret])
-    assert mod.scrub_all('nothing', [None, '']) == 'nothing'
+        assert secret not in mask(text, [secret])
+        assert _conninfo.quote_conninfo_value(secret)[1:-1] not in mask(text, [secret])
+        assert '********' in mask(text, [secret])
+    assert mask('nothing', [None, '']) == 'nothing'
 
 
 def sub(**overrides):
@@ -192,7 +131,7 @@ def test_value_normalisation():
 
 def rendered(steps):
     """Steps as (template, identifiers, shown params) - exactly what `queries` shows, without a connection."""
-    return [(s.template, s.idents, s.shown) for s in steps]
+    return [(s.text, s.idents, s.shown) for s in steps]
 
 
 MASKED = "host='h' port='5432' dbname='app' user='rep' password='********'"
@@ -244,7 +183,7 @@ PLAN_CASES = [
      [('ALTER SUBSCRIPTION {0} CONNECTION %s', ('s1',), (MASKED,))]),
     ('keyword removed', sub(conninfo=dict(sub()['conninfo'], sslmode='require')), dict(connection=conn()), PG15,
      [('ALTER SUBSCRIPTION {0} CONNECTION %s', ('s1',), (MASKED,))]),
-    ('same connection parsed', sub(conninfo=mod.parse_conninfo(CLEAR)), dict(connection=conn()), PG15, []),
+    ('same connection parsed', sub(conninfo=_conninfo.parse_conninfo(CLEAR)), dict(connection=conn()), PG15, []),
     ('connection unset is not managed', sub(conninfo={'host': 'elsewhere'}), dict(enabled=True), PG15, []),
     ('connection then options then enable', sub(enabled=False, conninfo={}),
      dict(connection=conn(), binary=True, enabled=True), PG15,
@@ -278,7 +217,7 @@ def test_plan(current, overrides, server, expected):
 def test_plan_executes_the_real_password():
     steps = mod.plan(None, desired(**CREATE), PG15)
     assert steps[0].params == (CLEAR,)
-    assert mod.parse_conninfo(steps[0].params[0])['password'] == SECRET
+    assert _conninfo.parse_conninfo(steps[0].params[0])['password'] == SECRET
 
 
 REFRESH_CASES = [
@@ -349,7 +288,7 @@ def test_predict_create_matches_the_read_back():
     want = desired(**CREATE)
     steps = mod.plan(None, want, PG15)
     predicted = mod.predict(None, want, PG15, steps, 'postgres')
-    real = sub(oid=1, conninfo=mod.parse_conninfo(steps[0].params[0]))
+    real = sub(oid=1, conninfo=_conninfo.parse_conninfo(steps[0].params[0]))
     assert mod.diff_view(predicted) == mod.diff_view(real)
     assert mod.public_view(predicted) == mod.public_view(real)
 
@@ -370,7 +309,7 @@ def test_predict_alter_matches_the_read_back(overrides):
     real = dict(current)
     real.update(dict((k, v) for k, v in overrides.items() if k in current))
     if 'connection' in overrides:
-        real['conninfo'] = mod.parse_conninfo(steps[0].params[0])
+        real['conninfo'] = _conninfo.parse_conninfo(steps[0].params[0])
     assert mod.diff_view(predicted) == mod.diff_view(real)
 
 
@@ -387,7 +326,7 @@ def test_password_changed():
 
 
 def test_argument_spec_hides_the_password():
-    spec = mod.argument_spec()
+    spec = merged_argument_spec([POSTGRES], mod.ARGUMENT_SPEC)
     assert spec['connection']['options']['password']['no_log'] is True
     assert spec['login_password']['no_log'] is True
 
@@ -465,6 +404,6 @@ def test_refresh_with_copy_data_refused_once_two_phase_is_enabled(overrides, pub
     with pytest.raises(Conflict, match='set copy_data=false'):
         mod.plan(current, desired(**overrides), PG15, published, subscribed)
     steps = mod.plan(current, desired(copy_data=False, **overrides), PG15, published, subscribed)
-    assert steps and all('copy_data = %s' in s.template for s in steps)
+    assert steps and all('copy_data = %s' in s.text for s in steps)
     # Pending (not yet enabled) two-phase does not block the refresh.
     assert mod.plan(sub(two_phase=True, two_phase_state='pending'), desired(**overrides), PG15, published, subscribed)
