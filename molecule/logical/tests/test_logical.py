@@ -128,6 +128,33 @@ def test_check_mode_on_the_converged_lab_changes_nothing():
     assert set(changed) == {"localhost", "pub1", "pub2", "sub1"} and set(changed.values()) == {0}, changed
 
 
+def rootcert(conninfo):
+    """The sslrootcert values of a stored connection string (PostgreSQL quotes them: sslrootcert='...')."""
+    return re.findall(r"sslrootcert='?([^'\s]+)", conninfo)
+
+
+def test_the_subscriptions_check_the_source_with_the_ca_file_of_the_cluster_description():
+    """The CA file a subscription checks the source with comes from the cluster description
+    (pgha_postgresql_ca_file), not from a path written into the playbook: by default the file the
+    target's PostgreSQL itself uses; pointed elsewhere, the playbook would change the subscriptions."""
+    ssl_ca_file = target_query("SHOW ssl_ca_file", dbname="postgres")[0][0]
+    rootcerts = [rootcert(row[0]) for row in target_query(
+        "SELECT subconninfo FROM pg_subscription ORDER BY subname", dbname="postgres")]
+    assert rootcerts == [[ssl_ca_file], [ssl_ca_file]], (ssl_ca_file, rootcerts)
+    sub1 = LAB.host("sub1")
+    elsewhere = "/etc/ssl/pgha-lab-source-ca.crt"
+    sub1.check_output("install -m 0644 %s %s", ssl_ca_file, elsewhere)
+    try:
+        proc = run_playbook("playbooks/logical.yml", "--check", "--diff", "-e", "pgha_postgresql_ca_file=" + elsewhere)
+        assert proc.returncode == 0, proc.tail()
+        assert proc.changed.get("sub1", 0) > 0 and elsewhere in proc.stdout, proc.tail()
+    finally:
+        sub1.run("rm -f %s", elsewhere)
+    # Check mode changed nothing.
+    assert [rootcert(row[0]) for row in target_query(
+        "SELECT subconninfo FROM pg_subscription ORDER BY subname", dbname="postgres")] == rootcerts
+
+
 def test_status_playbook_reports_subscriptions_and_publications():
     proc = run_playbook("playbooks/logical_status.yml")
     assert proc.returncode == 0, proc.tail()
