@@ -37,34 +37,29 @@ options:
     description:
       - File of certificate authorities used to verify the certificate of an V(https) O(api_url).
     type: path
-    aliases: [ca_path]
     version_added: 0.1.0
   api_validate_certs:
     description:
       - Verify the certificate of an V(https) O(api_url). Only set to V(false) on a test system.
     type: bool
     default: true
-    aliases: [validate_certs]
     version_added: 0.1.0
   api_client_cert:
     description:
       - Client certificate (PEM) presented to a REST API that requires one (C(restapi.verify_client)).
     type: path
-    aliases: [client_cert]
     version_added: 0.1.0
   api_client_key:
     description:
       - Private key (PEM) of O(api_client_cert), when it is not in the same file.
     type: path
-    aliases: [client_key]
     version_added: 0.1.0
   api_timeout:
     description:
       - Seconds to wait for an answer to each REST API request.
-      - Every REST API option is named C(api_*); the names without the prefix are kept as aliases.
+      - Every REST API option is named C(api_*).
     type: int
     default: 10
-    aliases: [timeout]
     version_added: 0.1.0
 notes:
   - The module talks to the Patroni REST API from the host it runs on; it does not need Patroni, C(patronictl)

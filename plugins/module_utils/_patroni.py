@@ -77,18 +77,18 @@ def _check_api_url(params):
         raise InvalidInput('api_url must be an http:// or https:// URL of a Patroni REST API, for example http://127.0.0.1:8008')
 
 
-# REST API options, every one named api_*; the names before 0.2.0 stay as aliases. Documented by the
+# REST API options, every one named api_* (one vocabulary, no aliases). Documented by the
 # ``pgha.replication._patroni`` doc fragment.
 PATRONI_API = OptionGroup(
     dict(
         api_url=dict(type='str', required=True),
         api_username=dict(type='str'),
         api_password=dict(type='str', no_log=True),
-        api_ca_path=dict(type='path', aliases=['ca_path']),
-        api_validate_certs=dict(type='bool', default=True, aliases=['validate_certs']),
-        api_client_cert=dict(type='path', aliases=['client_cert']),
-        api_client_key=dict(type='path', aliases=['client_key'], no_log=False),
-        api_timeout=dict(type='int', default=10, aliases=['timeout']),
+        api_ca_path=dict(type='path'),
+        api_validate_certs=dict(type='bool', default=True),
+        api_client_cert=dict(type='path'),
+        api_client_key=dict(type='path', no_log=False),
+        api_timeout=dict(type='int', default=10),
     ),
     doc_fragment='pgha.replication._patroni',
     check=_check_api_url,

@@ -59,9 +59,9 @@ EXAMPLES = r'''
 - name: Read through an HTTPS API with a client certificate
   pgha.replication.patroni_cluster_info:
     api_url: https://db1.example.com:8008
-    ca_path: /etc/patroni/ca.pem
-    client_cert: /etc/patroni/client.pem
-    client_key: /etc/patroni/client.key
+    api_ca_path: /etc/patroni/ca.pem
+    api_client_cert: /etc/patroni/client.pem
+    api_client_key: /etc/patroni/client.key
 '''
 
 RETURN = r'''

@@ -205,7 +205,7 @@ EXAMPLES = r'''
     api_url: https://10.0.0.1:8008
     api_username: patroni
     api_password: "{{ patroni_api_password }}"
-    ca_path: /etc/patroni/pki/ca.crt
+    api_ca_path: /etc/patroni/pki/ca.crt
   become: true
   become_user: postgres
   when: is_leader
