@@ -275,6 +275,18 @@ def test_a_local_repository_on_a_filesystem_the_members_share():
     the repository settings, the leader alone backs up, scheduled or on demand."""
     local = ("-e", "pgbackrest_repo_location=local", "-e", "pgbackrest_repo_path=" + SHARED_REPO)
     assert wait_for(healthy, timeout=60), cluster()
+    # What is left of a stanza whose files were deleted (a dangling "latest" link) is not a
+    # stanza: refused, naming it, and left as it was.
+    leftover = SHARED_REPO + "/backup/pgha/latest"
+    host("bk1").check_output("sudo install -d -o postgres -g postgres -m 0750 %s/backup %s/backup/pgha && "
+                             "sudo -u postgres ln -s 20261201-000000F %s" % (SHARED_REPO, SHARED_REPO, leftover))
+    proc = run_playbook("pgbackrest.yml", *local)
+    assert proc.returncode != 0
+    assert ("refused the repository %s (ERROR: [040]: backup directory not empty): where stanza pgha's files go it "
+            "holds %s, and no backup.info or archive.info" % (SHARED_REPO, leftover)) in proc.output, proc.output[-4000:]
+    assert host("bk1").check_output("sudo find %s -mindepth 1 | sort" % SHARED_REPO).split() == [
+        SHARED_REPO + "/backup", SHARED_REPO + "/backup/pgha", leftover, SHARED_REPO + "/pgha-shared-pgha"]
+    host("bk1").check_output("sudo rm -r %s/backup" % SHARED_REPO)
     proc = run_playbook("pgbackrest.yml", *local)
     assert proc.returncode == 0, proc.output[-4000:]
     assert "with pgbackrest_repo_location=local the" in proc.output  # backup1 is left alone
