@@ -12,7 +12,7 @@ LAB_DIR     := $(REPO)/.lab
 SCENARIO    ?= streaming
 TOPOLOGY    ?= ha
 # The Debian release of lab nodes whose scenario names none (platforms' lab_release).
-RELEASE     ?= bookworm
+RELEASE     ?= trixie
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export CONTAINERS_CONF := $(LAB_DIR)/containers.conf

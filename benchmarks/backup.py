@@ -111,8 +111,10 @@ def run_basebackup(lead):
     stored = int(sh("backup1", "du -sb %s/bb | cut -f1" % SCRATCH).strip())
     restore = timed("backup1", as_postgres(
         "tar -I zstd -xf {s}/bb/base.tar.zst -C {s}/data && "
-        # PostgreSQL 15 compresses only base.tar on the client: pg_wal.tar stays plain.
-        "install -d -m 0700 {s}/data/pg_wal && tar -xf {s}/bb/pg_wal.tar -C {s}/data/pg_wal".format(s=SCRATCH)))
+        # PostgreSQL 15 compresses only base.tar on the client (pg_wal.tar stays plain); take either.
+        "install -d -m 0700 {s}/data/pg_wal && if [ -f {s}/bb/pg_wal.tar.zst ]; then "
+        "tar -I zstd -xf {s}/bb/pg_wal.tar.zst -C {s}/data/pg_wal; else tar -xf {s}/bb/pg_wal.tar -C {s}/data/pg_wal; fi"
+        .format(s=SCRATCH)))
     sh("backup1", "rm -rf %s" % SCRATCH)
     return backup, restore, stored
 
@@ -127,7 +129,7 @@ def main():
     global LAB  # pylint: disable=global-statement
     LAB = Lab(NODES, args.lab)
     scale = max(1, int(round(args.size_gb * 1024 / MB_PER_SCALE)))
-    sh("backup1", "apt-get install -y -q postgresql-client-15 zstd >/dev/null")
+    sh("backup1", "apt-get install -y -q postgresql-client-%d zstd >/dev/null" % LAB.postgresql_version("bk1"))
     lead = leader()
     size = prepare(lead, scale)
     rows = []

@@ -31,7 +31,7 @@ fi
 
 # The base images (the default release's, and each lab_release a scenario names) are built
 # once, before the lanes race to create nodes from them.
-for release in $( (echo "${PGHA_LAB_RELEASE:-bookworm}"
+for release in $( (echo "${PGHA_LAB_RELEASE:-trixie}"
                    sed -n 's/^ *lab_release: *\([a-z]*\).*/\1/p' molecule/*/molecule.yml) | sort -u); do
   molecule/_lab/build-image.sh "localhost/pgha-base:$release-ssh"
 done

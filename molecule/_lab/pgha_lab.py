@@ -81,6 +81,7 @@ class Lab:
         self.ssh_config = os.path.join(self.dir, "ssh_config")
         self.ansible_cfg = os.path.join(self.dir, "ansible.cfg")
         self._hosts = {}
+        self._versions = {}
 
     # --- the lab's files
 
@@ -97,6 +98,15 @@ class Lab:
 
             self._hosts[name] = testinfra.get_host("ssh://" + name, ssh_config=self.ssh_config, sudo=True)
         return self._hosts[name]
+
+    def postgresql_version(self, name):
+        """The PostgreSQL major installed on a node (its release's own: 15 on bookworm, 17 on trixie)."""
+        if name not in self._versions:
+            majors = self.run(name, "ls /usr/lib/postgresql").split()
+            if len(majors) != 1:
+                raise RuntimeError("%s: expected one PostgreSQL major under /usr/lib/postgresql, found %r" % (name, majors))
+            self._versions[name] = int(majors[0])
+        return self._versions[name]
 
     def run(self, name, command, check=True, env=None, timeout=None):
         """Run a shell command as root on a node over SSH; its stdout. Environment values

@@ -19,7 +19,6 @@ NODES = ("bk1", "bk2", "bk3")
 ADDRESS = {"bk1": "127.0.4.1", "bk2": "127.0.4.2", "bk3": "127.0.4.3", "backup1": "127.0.4.20"}
 STANZA = "pgha"
 REPO_PATH = "/var/lib/pgbackrest"
-DATA_DIR = "/var/lib/postgresql/15/pgha"
 # One host directory mounted here on bk1-bk3 (lab_shared_dirs in molecule.yml).
 SHARED_REPO = "/srv/pgbackrest-shared"
 LAB = Lab(ADDRESS)
@@ -206,7 +205,8 @@ def test_a_replica_recreated_after_backups_is_seeded_from_the_repository():
     since = now_for_journal()
     try:
         node.check_output("systemctl stop patroni")
-        node.check_output("rm -rf %s && install -d -o postgres -g postgres -m 0700 %s", DATA_DIR, DATA_DIR)
+        data_dir = "/var/lib/postgresql/%d/pgha" % LAB.postgresql_version(replica)
+        node.check_output("rm -rf %s && install -d -o postgres -g postgres -m 0700 %s", data_dir, data_dir)
         node.check_output("systemctl start patroni")
         assert wait_for(healthy, timeout=240, step=2), cluster()
     finally:

@@ -16,8 +16,12 @@ SOURCE = ("pub1", "pub2")
 ADDRESS = {"pub1": "127.0.2.1", "pub2": "127.0.2.2", "sub1": "127.0.2.3"}
 LAB = Lab(ADDRESS)
 CA = LAB.ca
-TARGET_LOG = "/var/log/postgresql/postgresql-15-main.log"
 secret = LAB.secret
+
+
+def target_log():
+    """sub1's PostgreSQL log (Debian's layout: postgresql-<major>-main.log)."""
+    return "/var/log/postgresql/postgresql-%d-main.log" % LAB.postgresql_version("sub1")
 
 
 def source(dbname="sales", **extra):
@@ -211,7 +215,7 @@ def eu_order_writer(first_id):
 
 def duplicate_key_errors():
     """Apply errors from a row the target already has, as the target's server log counts them."""
-    log = LAB.host("sub1").file(TARGET_LOG).content_string
+    log = LAB.host("sub1").file(target_log()).content_string
     return log.count('duplicate key value violates unique constraint "orders_pkey"')
 
 
@@ -259,7 +263,7 @@ def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
 
     def failing_lsn():
         found = re.findall(r'relation "public\.orders" in transaction \d+, finished at ([0-9A-F]+/[0-9A-F]+)',
-                           sub1.file(TARGET_LOG).content_string)
+                           sub1.file(target_log()).content_string)
         return found[-1] if found else None
 
     assert wait_for(lambda: failing_lsn() is not None, timeout=30)
