@@ -1,0 +1,71 @@
+"""Every role refuses a platform the collection does not support before it changes anything, and the postgresql
+role refuses a PostgreSQL major the host's Debian release does not ship.
+
+The host is the controller itself (a local connection, in check mode, become off), with the platform facts of
+the case set as cached facts by a first play (set_fact cacheable, which is what ansible_facts then holds): the
+roles run as they would on such a host, from the real filter and tasks. ANSIBLE_COLLECTIONS_PATH must find the
+collection (the Makefile sets it)."""
+import os
+import subprocess
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# The roles a play applies to a managed host (inventory_check runs on the controller and has no platform).
+ROLES = sorted(name for name in os.listdir(os.path.join(REPO, "roles"))
+               if name != "inventory_check" and os.path.isdir(os.path.join(REPO, "roles", name, "tasks")))
+SUPPORTED = "it supports Debian 12 (bookworm, PostgreSQL 15), Debian 13 (trixie, PostgreSQL 17)"
+PLAY = """
+- hosts: box
+  gather_facts: false
+  tasks:
+    - ansible.builtin.set_fact:
+        distribution: {distribution}
+        distribution_major_version: "{major}"
+        distribution_version: "{version}"
+        distribution_release: {release}
+        os_family: Debian
+        cacheable: true
+- hosts: box
+  gather_facts: false
+  become: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: pgha.replication.{role}
+        tasks_from: {tasks_from}
+"""
+
+
+def run(tmp_path, role, facts, tasks_from="main", *args):
+    (tmp_path / "inventory").write_text("box ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n")
+    (tmp_path / "play.yml").write_text(PLAY.format(role=role, tasks_from=tasks_from, **facts))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0")
+    proc = subprocess.run(["ansible-playbook", "--check", "-i", str(tmp_path / "inventory"), str(tmp_path / "play.yml"),
+                           *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_refuses_an_unsupported_platform_first(tmp_path, role):
+    facts = dict(distribution="Ubuntu", major="24", version="24.04", release="noble")
+    rc, out = run(tmp_path, role, facts)
+    assert rc != 0, out
+    assert "Ubuntu 24.04 (noble) is not a platform pgha.replication supports; " + SUPPORTED in out, out
+    assert "changed=0" in out and "failed=1" in out, out
+    # The first task of the role that failed is the platform check (role pgha, its dependency).
+    assert out.count("fatal: [box]") == 1, out
+
+
+def test_an_older_debian_is_refused_too(tmp_path):
+    rc, out = run(tmp_path, "postgresql", dict(distribution="Debian", major="11", version="11.11", release="bullseye"))
+    assert rc != 0 and "Debian 11.11 (bullseye) is not a platform pgha.replication supports; " + SUPPORTED in out, out
+
+
+def test_postgresql_refuses_a_major_the_release_does_not_ship(tmp_path):
+    trixie = dict(distribution="Debian", major="13", version="13.2", release="trixie")
+    rc, out = run(tmp_path, "postgresql", trixie, "install", "-e", "pgha_postgresql_version=15")
+    assert rc != 0, out
+    assert ("PostgreSQL 15 is not a package of Debian 13 (trixie), which ships PostgreSQL 17: leave "
+            "pgha_postgresql_version unset (it follows the release) or set it to 17, or set postgresql_package_source "
+            'to "pgdg" for PostgreSQL 15 from apt.postgresql.org.') in out, out
+    assert "changed=0" in out, out
