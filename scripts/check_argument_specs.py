@@ -4,10 +4,14 @@
 Usage: check_argument_specs.py ROLES_DIR
 
 For every role in ROLES_DIR that has a defaults/main.yml or a meta/argument_specs.yml, the
-keys of defaults/main.yml must be exactly the options of the `main` entry point. Exits 1
-naming each role and key that differ, else prints a summary line.
+keys of defaults/main.yml must be exactly the options of the `main` entry point; and every
+`tasks_from` of a role of the collection (include_role/import_role of pgha.replication.<role>
+anywhere in the repository's YAML) must be an entry point of that role's argument spec, so it
+is documented and its variables are validated. Exits 1 naming each problem, else prints a
+summary line.
 """
 
+import glob
 import os
 import sys
 
@@ -41,6 +45,40 @@ def check_role(role_dir):
     return problems
 
 
+def role_includes(node):
+    """(role, tasks_from) of every include_role/import_role of a pgha.replication role with a tasks_from in node."""
+    if isinstance(node, list):
+        for item in node:
+            yield from role_includes(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key.split('.')[-1] in ('include_role', 'import_role') and isinstance(value, dict):
+                name = str(value.get('name', ''))
+                if name.startswith('pgha.replication.') and value.get('tasks_from'):
+                    yield name.split('.')[-1], str(value['tasks_from'])
+            yield from role_includes(value)
+
+
+def check_entry_points(repo_dir, roles_dir):
+    """Problems: a tasks_from that is not an entry point of its role's argument spec."""
+    problems = []
+    for path in sorted(glob.glob(os.path.join(repo_dir, '**', '*.yml'), recursive=True)):
+        relative = os.path.relpath(path, repo_dir)
+        if relative.split(os.sep)[0] in ('.build', '.venv', '.lab', 'changelogs'):
+            continue
+        try:
+            document = load(path)
+        except yaml.YAMLError:
+            continue  # not ours to judge here (yamllint is)
+        for role, tasks_from in role_includes(document):
+            entry = os.path.splitext(tasks_from)[0]
+            specs = load(os.path.join(roles_dir, role, 'meta', 'argument_specs.yml')).get('argument_specs', {})
+            if entry not in specs:
+                problems.append(f'{relative}: tasks_from {tasks_from} of role {role} is not an entry point of '
+                                f'roles/{role}/meta/argument_specs.yml')
+    return problems
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(f'usage: {sys.argv[0]} ROLES_DIR')
@@ -53,12 +91,14 @@ def main():
     problems = []
     for role in roles:
         problems += check_role(os.path.join(roles_dir, role))
+    problems += check_entry_points(os.path.dirname(os.path.abspath(roles_dir)), roles_dir)
     for problem in problems:
         print(f'ERROR: {problem}', file=sys.stderr)
     if problems:
-        print(f'argument specs: {len(problems)} difference(s) in {len(roles)} role(s)', file=sys.stderr)
+        print(f'argument specs: {len(problems)} problem(s) in {len(roles)} role(s)', file=sys.stderr)
         sys.exit(1)
-    print(f'argument specs: {len(roles)} role(s) checked, defaults/main.yml and meta/argument_specs.yml agree')
+    print(f'argument specs: {len(roles)} role(s) checked, defaults/main.yml and meta/argument_specs.yml agree; '
+          'every tasks_from is an entry point')
 
 
 if __name__ == '__main__':
