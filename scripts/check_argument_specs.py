@@ -52,10 +52,10 @@ def role_includes(node):
             yield from role_includes(item)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if key.split('.')[-1] in ('include_role', 'import_role') and isinstance(value, dict):
+            if key.rsplit('.', maxsplit=1)[-1] in ('include_role', 'import_role') and isinstance(value, dict):
                 name = str(value.get('name', ''))
                 if name.startswith('pgha.replication.') and value.get('tasks_from'):
-                    yield name.split('.')[-1], str(value['tasks_from'])
+                    yield name.rsplit('.', maxsplit=1)[-1], str(value['tasks_from'])
             yield from role_includes(value)
 
 
