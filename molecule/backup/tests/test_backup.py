@@ -279,7 +279,7 @@ def test_a_local_repository_on_a_filesystem_the_members_share():
     # stanza: refused, naming it, and left as it was.
     leftover = SHARED_REPO + "/backup/pgha/latest"
     host("bk1").check_output("sudo install -d -o postgres -g postgres -m 0750 %s/backup %s/backup/pgha && "
-                             "sudo -u postgres ln -s 20261201-000000F %s" % (SHARED_REPO, SHARED_REPO, leftover))
+                             "sudo -u postgres ln -sfn 20261201-000000F %s" % (SHARED_REPO, SHARED_REPO, leftover))
     proc = run_playbook("pgbackrest.yml", *local)
     assert proc.returncode != 0
     assert ("refused the repository %s (ERROR: [040]: backup directory not empty): where stanza pgha's files go it "
