@@ -62,7 +62,7 @@ def test_any_member_gives_the_same_view(patroni_cluster):  # noqa: F811
 
 def test_unreachable_api_fails_cleanly(patroni_cluster):  # noqa: F811
     url = 'http://127.0.3.1:%d' % free_port('127.0.3.1')
-    rc, res = run_module(MODULE, dict(api_url=url, api_username='patroni', api_password=API_PASSWORD, timeout=3))
+    rc, res = run_module(MODULE, dict(api_url=url, api_username='patroni', api_password=API_PASSWORD, api_timeout=3))
     assert rc != 0 and res['failed']
     assert 'cannot reach the Patroni REST API at %s (GET /cluster)' % url in res['msg']
     assert 'Traceback' not in res['_raw'] and API_PASSWORD not in res['_raw']
