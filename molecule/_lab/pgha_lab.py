@@ -29,6 +29,8 @@ import urllib.error
 import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# Patroni's roles of the standbys that confirm commits: synchronous_mode on, and quorum.
+SYNC_ROLES = ("sync_standby", "quorum_standby")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -164,7 +166,7 @@ class Lab:
 
     def healthy(self, size, sync_standby=False, members=None):
         """size members: one running leader, the others streaming, all on one timeline (and a
-        synchronous standby named, with sync_standby)."""
+        synchronous standby named, with sync_standby: a sync_standby, or a quorum_standby in quorum mode)."""
         state = self.cluster(members)
         if not state or len(state["members"]) != size:
             return False
@@ -172,7 +174,7 @@ class Lab:
         timelines = {m.get("timeline") for m in state["members"]}
         if states != ["running"] + ["streaming"] * (size - 1) or len(timelines) != 1 or None in timelines:
             return False
-        return not sync_standby or any(m["role"] == "sync_standby" for m in state["members"])
+        return not sync_standby or any(m["role"] in SYNC_ROLES for m in state["members"])
 
     # --- PostgreSQL through HAProxy
 

@@ -14,9 +14,11 @@ __metaclass__ = type
 
 # Debian major version -> the platform. The PostgreSQL major is the one the release ships (its
 # only one: Debian carries one major per release); another needs postgresql_package_source=pgdg.
+# pgbouncer_version is the release's PgBouncer (major.minor), what a role assumes of a node where
+# PgBouncer is not installed yet (check mode); once installed, the package's own version counts.
 PLATFORMS = {
-    '12': dict(distribution='Debian', version='12', release='bookworm', postgresql_version=15),
-    '13': dict(distribution='Debian', version='13', release='trixie', postgresql_version=17),
+    '12': dict(distribution='Debian', version='12', release='bookworm', postgresql_version=15, pgbouncer_version='1.18'),
+    '13': dict(distribution='Debian', version='13', release='trixie', postgresql_version=17, pgbouncer_version='1.24'),
 }
 
 

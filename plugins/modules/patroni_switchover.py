@@ -19,8 +19,8 @@ description:
     asks Patroni for a switchover (C(POST /switchover)) and, with O(wait=true), waits until the new leader
     runs and the old leader streams from it.
   - Before asking, the candidate must exist, be V(running) or V(streaming), be a V(replica) or
-    V(sync_standby), have no C(nofailover) tag, lag no more than C(maximum_lag_on_failover) bytes and, when
-    C(synchronous_mode) is on, be a synchronous standby. A failed check fails the task with a message naming
+    V(sync_standby) or V(quorum_standby), have no C(nofailover) tag, lag no more than C(maximum_lag_on_failover)
+    bytes and, when C(synchronous_mode) is V(true) or V(quorum), be a synchronous (or quorum) standby. A failed check fails the task with a message naming
     the problem; Patroni is not asked.
   - Never runs C(patronictl).
 author:
@@ -294,7 +294,7 @@ def candidate_problems(cluster, name):
     if member['state'] not in CANDIDATE_STATES:
         problems.append("member '%s' is in state '%s', not running or streaming" % (name, member['state']))
     if member['role'] not in REPLICA_ROLES:
-        problems.append("member '%s' has role '%s', not replica or sync_standby" % (name, member['role']))
+        problems.append("member '%s' has role '%s', not replica, sync_standby or quorum_standby" % (name, member['role']))
     if _truthy(member['tags'].get('nofailover')):
         problems.append("member '%s' has the nofailover tag and can never be promoted (remove the tag in its patroni.yml)"
                         % name)
@@ -303,9 +303,12 @@ def candidate_problems(cluster, name):
         problems.append("member '%s' has an unknown replication lag" % name)
     elif member['lag'] > maximum:
         problems.append("member '%s' lags %d bytes, more than maximum_lag_on_failover (%d bytes)" % (name, member['lag'], maximum))
-    if config.get('synchronous_mode') is True and name not in cluster['sync_standbys']:
-        problems.append("synchronous_mode is on and member '%s' is not a synchronous standby (sync standbys: %s)"
-                        % (name, ', '.join(cluster['sync_standbys']) or 'none'))
+    mode = config.get('synchronous_mode')
+    if mode in (True, 'quorum') and name not in cluster['sync_standbys']:
+        kind = 'a quorum standby' if mode == 'quorum' else 'a synchronous standby'
+        problems.append("synchronous_mode is %s and member '%s' is not %s (%s standbys: %s)"
+                        % ('quorum' if mode == 'quorum' else 'on', name, kind, 'quorum' if mode == 'quorum' else 'sync',
+                           ', '.join(cluster['sync_standbys']) or 'none'))
     if config.get('check_timeline') and cluster['timeline'] is not None and member['timeline'] != cluster['timeline']:
         problems.append("check_timeline is on and member '%s' is on timeline %s, not the leader's %s"
                         % (name, member['timeline'], cluster['timeline']))

@@ -1,5 +1,6 @@
-"""Every role refuses a platform the collection does not support before it changes anything, and the postgresql
-role refuses a PostgreSQL major the host's Debian release does not ship.
+"""Every role refuses a platform the collection does not support before it changes anything, the postgresql
+role refuses a PostgreSQL major the host's Debian release does not ship, and what a platform's packages cannot do
+(prepared statements in PgBouncer 1.18, quorum commit in Debian's Patroni) is refused, naming the version.
 
 The host is the controller itself (a local connection, in check mode, become off), with the platform facts of
 the case set as cached facts by a first play (set_fact cacheable, which is what ansible_facts then holds): the
@@ -36,8 +37,17 @@ PLAY = """
 """
 
 
-def run(tmp_path, role, facts, tasks_from="main", *args):
-    (tmp_path / "inventory").write_text("box ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n")
+BOOKWORM = dict(distribution="Debian", major="12", version="12.12", release="bookworm")
+TRIXIE = dict(distribution="Debian", major="13", version="13.2", release="trixie")
+# box as a Patroni member with PgBouncer and an etcd member, for the roles whose preflight checks the groups.
+GROUPS = "[patroni]\nbox\n[etcd]\nbox\n"
+SECRETS = ["-e", '{"pgbouncer_auth_password": "x", "patroni_restapi_password": "x", "patroni_superuser_password": "x",'
+           ' "patroni_replication_password": "x", "patroni_rewind_password": "x", "pgha_node_address": "127.0.0.1"}']
+
+
+def run(tmp_path, role, facts, tasks_from="main", *args, groups=""):
+    (tmp_path / "inventory").write_text("box ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n"
+                                        + groups)
     (tmp_path / "play.yml").write_text(PLAY.format(role=role, tasks_from=tasks_from, **facts))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0")
     proc = subprocess.run(["ansible-playbook", "--check", "-i", str(tmp_path / "inventory"), str(tmp_path / "play.yml"),
@@ -69,3 +79,40 @@ def test_postgresql_refuses_a_major_the_release_does_not_ship(tmp_path):
             "pgha_postgresql_version unset (it follows the release) or set it to 17, or set postgresql_package_source "
             'to "pgdg" for PostgreSQL 15 from apt.postgresql.org.') in out, out
     assert "changed=0" in out, out
+
+
+def test_pgbouncer_refuses_prepared_statements_where_it_is_older_than_1_21(tmp_path):
+    """Debian 12's PgBouncer is 1.18 (the installed package's version, or the release's where it is not installed)."""
+    rc, out = run(tmp_path, "pgbouncer", BOOKWORM, "main", *SECRETS, "-e", "pgbouncer_max_prepared_statements=100",
+                  groups=GROUPS)
+    assert rc != 0, out
+    assert ("pgbouncer_max_prepared_statements=100 needs PgBouncer 1.21 or later; box has PgBouncer 1.18 (Debian 12 "
+            "ships 1.18, Debian 13 1.24).") in out, out
+    assert "changed=0" in out and out.count("fatal: [box]") == 1, out
+
+
+def test_patroni_refuses_quorum_commit_from_debian_packages(tmp_path):
+    rc, out = run(tmp_path, "patroni", TRIXIE, "main", *SECRETS, "-e",
+                  '{"patroni_install_method": "debian", "pgha_synchronous_mode": "quorum"}', groups=GROUPS)
+    assert rc != 0, out
+    assert ("quorum commit needs Patroni 4.1 or later, patroni_install_method pip (Debian 12's patroni package is "
+            "3.0, which has no quorum mode, and Debian 13's 4.0.7 refuses synchronous_mode: quorum in "
+            "--validate-config).") in out, out
+    assert "changed=0" in out and out.count("fatal: [box]") == 1, out
+
+
+def test_patroni_refuses_an_unknown_synchronous_mode(tmp_path):
+    rc, out = run(tmp_path, "patroni", TRIXIE, "main", *SECRETS, "-e", "patroni_synchronous_mode=maybe", groups=GROUPS)
+    assert rc != 0, out
+    assert "value of patroni_synchronous_mode must be one of: off, on, quorum, got: maybe" in out, out
+    assert "changed=0" in out, out
+
+
+@pytest.mark.parametrize("value", ["true", "false", '"off"', '"quorum"'])
+def test_patroni_takes_booleans_and_the_names_of_the_modes(tmp_path, value):
+    """The role's former boolean (and YAML's unquoted on/off, which are booleans) passes the argument spec and the
+    synchronous-replication check (the run stops later, at a check this host cannot pass)."""
+    _rc, out = run(tmp_path, "patroni", TRIXIE, "main", *SECRETS, "-e", '{"patroni_synchronous_mode": %s}' % value,
+                   groups=GROUPS)
+    assert "must be one of" not in out, out
+    assert "TASK [pgha.replication.patroni : Check the synchronous replication settings] *** ok: [box]" in out, out

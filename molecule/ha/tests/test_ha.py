@@ -12,6 +12,7 @@ from pgha_lab import AckWriter, Lab, wait_for
 NODES = ("pg1", "pg2", "pg3")
 ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
 PATRONI_ONLY = "molecule/ha/patroni_only.yml"
+SYNC_MODE = "molecule/ha/sync_mode.yml"
 LAB = Lab(ADDRESS)
 CA = LAB.ca
 secret = LAB.secret
@@ -62,6 +63,17 @@ def test_servers_agree_with_patroni_on_who_leads():
         conn.close()
         assert tls is True
         assert in_recovery is (name != lead), name
+
+
+def test_patroni_bootstrap_took_the_locale_and_encoding_of_the_cluster():
+    """pgha_postgresql_locale and pgha_postgresql_encoding (C.UTF-8, UTF8) reach initdb through Patroni's bootstrap
+    (initdb alone makes SQL_ASCII on Debian 13)."""
+    with connect(leader()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT datname, pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
+                    "WHERE datname IN ('template1', 'postgres') ORDER BY datname")
+        rows = cur.fetchall()
+    conn.close()
+    assert rows == [("postgres", "UTF8", "C.UTF-8", "C.UTF-8"), ("template1", "UTF8", "C.UTF-8", "C.UTF-8")], rows
 
 
 def through(port):
@@ -121,6 +133,60 @@ def test_pgbouncer_pools_in_transaction_mode_with_auth_query(node):
         conn.close()
 
 
+def console(address, statement):
+    """One statement on a PgBouncer admin console; its rows."""
+    conn = psycopg2.connect(host=address, port=6432, dbname="pgbouncer", user="pgbouncer_admin",
+                            password=secret("pgbouncer_admin"), sslmode="disable", connect_timeout=3)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def pgbench_prepared(seconds=8):
+    """pgbench -M prepared (protocol-level prepared statements) as the lab user through HAProxy's 5000,
+    PgBouncer's transaction pool; (exit status, output)."""
+    bindir = "/usr/lib/postgresql/%s/bin" % LAB.postgresql_version("pg1")
+    proc = LAB.run("pg1", '%s/pgbench -n -M prepared -c 4 -j 2 -T %d "host=127.0.1.10 port=5000 user=lab '
+                   'dbname=postgres sslmode=disable" 2>&1; echo "exit=$?"' % (bindir, seconds),
+                   env={"PGPASSWORD": secret("lab")}, timeout=120)
+    body, _sep, status = proc.rstrip().rpartition("exit=")
+    return int(status), body
+
+
+def test_pgbouncer_keeps_prepared_statements_through_the_transaction_pool():
+    """The inventory sets pgbouncer_max_prepared_statements: 100 (PgBouncer 1.24 on Debian 13): pgbench -M prepared
+    through the transaction pool runs with no failed or aborted transaction; with the setting at 0 (SET on the
+    console, the negative control) the same run aborts on prepared statements; RELOAD restores the file's 100."""
+    for name in NODES:
+        config = {row[0]: row[1] for row in console(ADDRESS[name], "SHOW CONFIG")}
+        assert config["max_prepared_statements"] == "100", (name, config["max_prepared_statements"])
+    lead = leader()
+    bindir = "/usr/lib/postgresql/%s/bin" % LAB.postgresql_version("pg1")
+    LAB.run("pg1", '%s/pgbench -i -q -s 1 "host=%s user=postgres dbname=postgres sslmode=require" && %s/psql -Atc '
+            '"GRANT SELECT, INSERT, UPDATE ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history '
+            'TO lab" "host=%s user=postgres dbname=postgres sslmode=require"' % (bindir, ADDRESS[lead], bindir, ADDRESS[lead]),
+            env={"PGPASSWORD": secret("superuser")}, timeout=120)
+    status, out = pgbench_prepared()
+    print(out)
+    assert status == 0 and "number of failed transactions: 0 (0.000%)" in out and "aborted" not in out, out
+    processed = int(out.split("number of transactions actually processed: ", 1)[1].split()[0].split("/")[0])
+    assert processed > 100, out
+    try:
+        for name in NODES:
+            console(ADDRESS[name], "SET max_prepared_statements = 0")
+        status, out = pgbench_prepared(seconds=3)
+        assert status != 0 and "prepared statement" in out, out
+    finally:
+        for name in NODES:
+            console(ADDRESS[name], "RELOAD")
+    for name in NODES:
+        assert dict((row[0], row[1]) for row in console(ADDRESS[name], "SHOW CONFIG"))["max_prepared_statements"] == "100"
+
+
 def test_unsafe_endpoints_need_credentials():
     lead = leader()
     replica = next(n for n in NODES if n != lead)
@@ -174,6 +240,48 @@ def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
 def test_hard_kill_of_the_leader_loses_no_acknowledged_write():
     """podman kill the leader's node while a client commits through HAProxy's 5000 (and
     PgBouncer); every acknowledged row survives and the killed node rejoins as a replica."""
+    hard_kill_under_writes()
+
+
+def test_quorum_commit_routes_its_standbys_and_loses_no_acknowledged_write_in_a_hard_kill():
+    """pgha_synchronous_mode=quorum: Patroni's synchronous_standby_names becomes ANY 1 of both
+    replicas (both quorum standbys), HAProxy's 5002 checks GET /quorum and reaches them, and a hard
+    kill of the leader under writes loses no acknowledged write. Then back to "on"."""
+    try:
+        proc = run_playbook(SYNC_MODE, "-e", "pgha_synchronous_mode=quorum")
+        assert proc.returncode == 0, proc.tail()
+        status, config = api(leader(), "/config")
+        assert status == 200 and config["synchronous_mode"] == "quorum" and config["synchronous_node_count"] == 1
+
+        def quorum_roles():
+            roles = sorted(m["role"] for m in cluster()["members"])
+            return roles == ["leader", "quorum_standby", "quorum_standby"]
+        assert wait_for(quorum_roles, timeout=60), cluster()
+        lead = leader()
+        with connect(lead) as conn, conn.cursor() as cur:
+            cur.execute("SHOW synchronous_standby_names")
+            names = cur.fetchone()[0]
+        conn.close()
+        others = sorted(n for n in NODES if n != lead)
+        assert names.startswith("ANY 1 (") and sorted(names[len("ANY 1 ("):-1].split(",")) == others, names
+        config = LAB.host("lb1").file("/etc/haproxy/haproxy.cfg").content_string
+        assert "option httpchk GET /quorum" in config and "GET /sync" not in config, config
+        quorum = {ADDRESS[n] for n in others}
+        assert wait_for(lambda: server_of(5002)[1] in quorum, timeout=30), server_of(5002)
+        assert server_of(5002)[0] is True
+        hard_kill_under_writes()
+    finally:
+        proc = run_playbook(SYNC_MODE)
+    assert proc.returncode == 0, proc.tail()
+    assert api(leader(), "/config")[1]["synchronous_mode"] is True
+    assert wait_for(lambda: LAB.healthy(3, sync_standby=True) and all(
+        m["role"] != "quorum_standby" for m in cluster()["members"]), timeout=60), cluster()
+    assert "option httpchk GET /sync" in LAB.host("lb1").file("/etc/haproxy/haproxy.cfg").content_string
+
+
+def hard_kill_under_writes():
+    """Kill the leader's node while a client commits through HAProxy's 5000 and PgBouncer; assert every
+    acknowledged row is on the new leader and the killed node rejoins as a streaming replica."""
     old = leader()
     assert old
     with connect(old) as conn, conn.cursor() as cur:

@@ -67,6 +67,13 @@ def test_primary_streams_to_a_sync_and_an_async_standby_over_tls(node):
     assert rows == [['FIRST 1 ("pg2")']]
 
 
+def test_initdb_took_the_locale_and_encoding_of_the_cluster(node):
+    """pgha_postgresql_locale and pgha_postgresql_encoding (C.UTF-8, UTF8), not initdb's environment."""
+    rows = psql(node("pg1"), "SELECT datname, pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
+                             "WHERE datname IN ('template1', 'postgres') ORDER BY datname")
+    assert rows == [["postgres", "UTF8", "C.UTF-8", "C.UTF-8"], ["template1", "UTF8", "C.UTF-8", "C.UTF-8"]], rows
+
+
 def test_cascading_standby_streams_from_pg3_over_tls(node):
     rows = psql(node("pg3"), """
         SELECT r.application_name, r.state, s.ssl
