@@ -21,13 +21,13 @@ def facts(distribution, version, release):
                 distribution_version=version, distribution_release=release, os_family='Debian')
 
 
-@pytest.mark.parametrize('given, release, postgresql', [
-    (facts('Debian', '12.12', 'bookworm'), 'bookworm', 15),
-    (facts('Debian', '13.2', 'trixie'), 'trixie', 17),
+@pytest.mark.parametrize('given, release, postgresql, pgbouncer', [
+    (facts('Debian', '12.12', 'bookworm'), 'bookworm', 15, '1.18'),
+    (facts('Debian', '13.2', 'trixie'), 'trixie', 17, '1.24'),
 ])
-def test_each_supported_release_gets_its_own_postgresql(given, release, postgresql):
+def test_each_supported_release_gets_its_own_postgresql(given, release, postgresql, pgbouncer):
     row = platform(given)
-    assert (row['release'], row['postgresql_version']) == (release, postgresql)
+    assert (row['release'], row['postgresql_version'], row['pgbouncer_version']) == (release, postgresql, pgbouncer)
     row['postgresql_version'] = 0  # a copy: the table itself is not changed
     assert PLATFORMS[given['distribution_major_version']]['postgresql_version'] == postgresql
 
