@@ -128,8 +128,8 @@ def main():
         lab.patch_config(dict(PRESETS["fast"], **MODES["on"]))
     endpoint = "HAProxy 127.0.1.10:5000" if lab.rw else "the leader directly"
     print("\nWrite unavailability through %s, %d trial(s) each" % (endpoint, args.trials))
-    print("%-7s %-8s %-10s %6s %10s %10s %8s %6s" % ("MODE", "PRESET", "EVENT", "TRIALS", "MEDIAN S", "MAX S", "ACKED",
-                                                   "LOST"))
+    header = ("MODE", "PRESET", "EVENT", "TRIALS", "MEDIAN S", "MAX S", "ACKED", "LOST")
+    print("%-7s %-8s %-10s %6s %10s %10s %8s %6s" % header)
     for row in rows:
         print("%-7s %-8s %-10s %6d %10.2f %10.2f %8d %6d" % row)
     return 1 if any(row[-1] for row in rows) else 0
