@@ -13,6 +13,7 @@ NODES = ("pg1", "pg2", "pg3")
 ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
 PATRONI_ONLY = "molecule/ha/patroni_only.yml"
 SYNC_MODE = "molecule/ha/sync_mode.yml"
+MAINTENANCE = "playbooks/maintenance.yml"
 LAB = Lab(ADDRESS)
 CA = LAB.ca
 secret = LAB.secret
@@ -236,6 +237,41 @@ def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
     assert wait_for(old_streams, timeout=60), cluster()
     again = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % target)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.tail()
+
+
+def test_maintenance_pauses_failover_and_resumes():
+    """playbooks/maintenance.yml: --check changes nothing; paused, the leader's PostgreSQL stopped under it is
+    neither restarted nor failed over for longer than the TTL; a second pause changes nothing; resumed, Patroni
+    starts PostgreSQL again on the same leader and the cluster is healthy."""
+    lead = leader()
+    check = run_playbook(MAINTENANCE, "--check", "-e", "maintenance_state=paused")
+    assert check.returncode == 0 and "would be paused (changed)" in check.output, check.tail()
+    assert not cluster().get("pause"), cluster()
+    try:
+        proc = run_playbook(MAINTENANCE, "-e", "maintenance_state=paused")
+        assert proc.returncode == 0 and cluster().get("pause") is True, proc.tail()
+        again = run_playbook(MAINTENANCE, "-e", "maintenance_state=paused")
+        assert again.returncode == 0 and "paused (already so)" in again.output, again.tail()
+        with connect(lead) as conn, conn.cursor() as cur:
+            cur.execute("SHOW data_directory")
+            data_dir = cur.fetchone()[0]
+        conn.close()
+        LAB.run(lead, "runuser -u postgres -- /usr/lib/postgresql/%d/bin/pg_ctl -D %s stop -m fast -w"
+                % (LAB.postgresql_version(lead), data_dir), timeout=60)
+        ttl = api(lead, "/config")[1]["ttl"]
+        deadline = time.monotonic() + ttl + 10
+        while time.monotonic() < deadline:
+            state = cluster()
+            leaders = [m["name"] for m in state["members"] if m["role"] == "leader"]
+            assert leaders in ([], [lead]), state
+            member = next(m for m in state["members"] if m["name"] == lead)
+            assert member["state"] != "running", state
+            time.sleep(1)
+    finally:
+        proc = run_playbook(MAINTENANCE, "-e", "maintenance_state=resumed")
+    assert proc.returncode == 0 and not cluster().get("pause"), proc.tail()
+    assert wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=120, step=2), cluster()
+    assert leader() == lead
 
 
 def test_hard_kill_of_the_leader_loses_no_acknowledged_write():
