@@ -14,6 +14,7 @@ ADDRESS = {"pg1": "127.0.1.1", "pg2": "127.0.1.2", "pg3": "127.0.1.3"}
 PATRONI_ONLY = "molecule/ha/patroni_only.yml"
 SYNC_MODE = "molecule/ha/sync_mode.yml"
 MAINTENANCE = "playbooks/maintenance.yml"
+MEMBER_REINIT = "playbooks/member_reinit.yml"
 LAB = Lab(ADDRESS)
 CA = LAB.ca
 secret = LAB.secret
@@ -237,6 +238,47 @@ def test_switchover_playbook_moves_the_leader_and_the_old_one_follows():
     assert wait_for(old_streams, timeout=60), cluster()
     again = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % target)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.tail()
+
+
+def test_member_reinit_rebuilds_a_replica_and_leaves_a_healthy_one_alone():
+    """playbooks/member_reinit.yml: without the confirmation, and for the leader, it fails naming what to do; a
+    healthy replica is left alone; forced, --check changes nothing, then the replica's data directory is replaced
+    (a file planted in it is gone), it streams again on the leader's system and a healthy re-run changes nothing."""
+    lead = leader()
+    replica = next(m["name"] for m in cluster()["members"] if m["role"] == "replica")
+    unconfirmed = run_playbook(MEMBER_REINIT, "-e", "member_reinit_host=" + replica)
+    assert unconfirmed.returncode != 0 and "member_reinit_confirm to the same name" in unconfirmed.output, unconfirmed
+    the_leader = run_playbook(MEMBER_REINIT, "-e", "member_reinit_host=" + lead, "-e", "member_reinit_confirm=" + lead)
+    assert the_leader.returncode != 0, the_leader
+    assert "member '%s' is the leader: it cannot be rebuilt from itself; switch over first" % lead in the_leader.output
+    confirm = ("-e", "member_reinit_host=" + replica, "-e", "member_reinit_confirm=" + replica)
+    healthy = run_playbook(MEMBER_REINIT, *confirm)
+    assert healthy.returncode == 0 and set(healthy.changed.values()) == {0}, healthy
+    assert "%s: none (%s streams on timeline" % (replica, replica) in healthy.output, healthy
+
+    with connect(replica) as conn, conn.cursor() as cur:
+        cur.execute("SHOW data_directory")
+        data_dir = cur.fetchone()[0]
+    conn.close()
+    marker = data_dir + "/pgha_reinit_marker"
+    LAB.run(replica, "runuser -u postgres -- touch " + marker)
+    check = run_playbook(MEMBER_REINIT, "--check", *confirm, "-e", "member_reinit_force=true")
+    assert check.returncode == 0 and "%s: would reinitialize (force)" % replica in check.output, check
+    assert LAB.run(replica, "test -e %s && echo there" % marker).strip() == "there"
+    forced = run_playbook(MEMBER_REINIT, *confirm, "-e", "member_reinit_force=true")
+    assert forced.returncode == 0 and "%s: reinitialized (force)" % replica in forced.output, forced
+    assert "streaming again after" in forced.output, forced
+    assert LAB.run(replica, "test -e %s && echo there || echo gone" % marker).strip() == "gone"
+    identifiers = set()
+    for name in (lead, replica):
+        with connect(name) as conn, conn.cursor() as cur:
+            cur.execute("SELECT system_identifier FROM pg_control_system()")
+            identifiers.add(cur.fetchone()[0])
+        conn.close()
+    assert len(identifiers) == 1, identifiers
+    assert wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=60), cluster()
+    again = run_playbook(MEMBER_REINIT, *confirm)
+    assert again.returncode == 0 and set(again.changed.values()) == {0}, again
 
 
 def test_maintenance_pauses_failover_and_resumes():
