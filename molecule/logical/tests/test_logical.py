@@ -332,3 +332,34 @@ def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
     assert target_query("SELECT amount FROM orders WHERE id = 900001") == [["0.00"]]
     query(source, "DELETE FROM orders WHERE id IN (900001, 900002)")
     assert wait_for(lambda: not {900001, 900002} & target_ids(), timeout=30)
+
+
+def test_failover_of_an_enabled_subscription_is_changed_and_it_resumes():
+    """PostgreSQL 17 alters failover only on a disabled subscription: pg_subscription disables it,
+    alters it (the server alters the slot on the publisher) and enables it again; check mode
+    predicts the same statements and changes nothing."""
+    def module(failover, *args):
+        return LAB.run_ansible("sub1", "-b", "--become-user", "postgres", "-m", "pgha.replication.pg_subscription",
+                               "-a", json.dumps({"name": NATIVE, "login_db": "sales_native", "failover": failover}),
+                               *args)
+
+    statements = ['"ALTER SUBSCRIPTION \\"%s\\" DISABLE"' % NATIVE,
+                  '"ALTER SUBSCRIPTION \\"%s\\" SET (failover = false)"' % NATIVE,
+                  '"ALTER SUBSCRIPTION \\"%s\\" ENABLE"' % NATIVE]
+    checked = module(False, "--check")
+    assert checked.returncode == 0 and all(st in checked.stdout for st in statements), checked.tail()
+    assert native_slot(leader())[0] is True
+    for failover in (False, True):
+        proc = module(failover)
+        assert proc.returncode == 0 and '"changed": true' in proc.stdout, proc.tail()
+        assert native_slot(leader())[0] is failover
+        assert target_query("SELECT subenabled, subfailover FROM pg_subscription WHERE subname = '%s'" % NATIVE,
+                            dbname="sales_native") == [["t", "t" if failover else "f"]]
+    assert '"changed": false' in module(True).stdout
+    query(source, "INSERT INTO orders (id, region, amount) VALUES (900101, 'eu', 1)")
+    try:
+        assert wait_for(lambda: 900101 in target_ids(dbname="sales_native"), timeout=60)
+        replica = [n for n in SOURCE if n != leader()][0]
+        assert wait_for(lambda: native_slot(replica) == (True, True), timeout=90), native_slot(replica)
+    finally:
+        query(source, "DELETE FROM orders WHERE id = 900101")
