@@ -69,3 +69,46 @@ def test_postgresql_refuses_a_major_the_release_does_not_ship(tmp_path):
             "pgha_postgresql_version unset (it follows the release) or set it to 17, or set postgresql_package_source "
             'to "pgdg" for PostgreSQL 15 from apt.postgresql.org.') in out, out
     assert "changed=0" in out, out
+
+
+BOOKWORM = dict(distribution="Debian", major="12", version="12.12", release="bookworm")
+TRIXIE = dict(distribution="Debian", major="13", version="13.2", release="trixie")
+PATRONI_ARGS = ["-e", '{"patroni_group": "all", "patroni_etcd_hosts": ["127.0.0.1:2379"], "pgha_timing": "fast", '
+                '"patroni_restapi_password": "x", "patroni_superuser_password": "x", '
+                '"patroni_replication_password": "x", "patroni_rewind_password": "x"}']
+
+
+@pytest.mark.parametrize("variable", ["pgha_logical_slot_failover", "patroni_logical_slot_failover"])
+def test_patroni_refuses_native_slot_failover_before_postgresql_17(tmp_path, variable):
+    rc, out = run(tmp_path, "patroni", BOOKWORM, "main", *PATRONI_ARGS, "-e", variable + "=native")
+    assert rc != 0, out
+    assert ("native (PostgreSQL's failover slots, synchronised to the standbys) needs PostgreSQL 17 or later "
+            "(patroni_postgresql_version is 15: use permanent, Patroni's permanent slots)") in out, out
+    assert "changed=0" in out and out.count("fatal: [box]") == 1, out
+
+
+def test_patroni_refuses_native_slot_failover_without_member_slots(tmp_path):
+    rc, out = run(tmp_path, "patroni", TRIXIE, "main", *PATRONI_ARGS, "-e", "patroni_logical_slot_failover=native",
+                  "-e", "patroni_use_slots=false")
+    assert rc != 0 and "patroni_use_slots true (synchronized_standby_slots lists the members' physical slots)" in out, out
+    assert "changed=0" in out, out
+
+
+@pytest.mark.parametrize("extra", [
+    '{"logical_slot_failover": "native"}',
+    '{"logical_subscriptions": [{"name": "s", "database": "d", "source_database": "d", "publications": ["p"], '
+    '"slot_failover": "native"}]}',
+])
+def test_logical_refuses_native_slot_failover_before_postgresql_17(tmp_path, extra):
+    rc, out = run(tmp_path, "logical", BOOKWORM, "main", "-e", "logical_password=x", "-e", extra)
+    assert rc != 0, out
+    assert ("native (PostgreSQL's failover slots) needs PostgreSQL 17 or later on the source and the target, and "
+            "pgha_postgresql_version is 15: use permanent (Patroni's permanent slots)") in out, out
+    assert "changed=0" in out and out.count("fatal: [box]") == 1, out
+
+
+def test_logical_refuses_an_unknown_slot_failover(tmp_path):
+    rc, out = run(tmp_path, "logical", TRIXIE, "main", "-e", "logical_password=x", "-e",
+                  '{"logical_subscriptions": [{"name": "s", "database": "d", "source_database": "d", '
+                  '"publications": ["p"], "slot_failover": "sometimes"}]}')
+    assert rc != 0 and "are permanent or native (got permanent, sometimes)" in out, out
