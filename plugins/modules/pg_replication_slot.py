@@ -86,7 +86,7 @@ options:
       - Applies at creation, where unset means V(false). When set and an existing slot differs, the module fails (a
         subscription with M(pgha.replication.pg_subscription) O(pgha.replication.pg_subscription#module:failover)
         alters its own slot).
-      - On a server managed by Patroni such a slot may be created by SQL (see O(patroni_guard)) - Patroni 4 leaves
+      - On a server managed by Patroni such a slot may be created by SQL (see O(patroni_guard)) - Patroni 4.1 leaves
         failover slots to PostgreSQL.
       - Only valid with O(slot_type=logical), on the primary, and not with O(permanent=true) (a Patroni permanent slot
         is Patroni's way of keeping a slot across a failover).
@@ -132,7 +132,7 @@ options:
       - The server is taken as managed by Patroni when O(api_url) is set, or when a connection of Patroni
         (application name C(Patroni heartbeat), C(Patroni restapi)...) shows in C(pg_stat_activity).
       - With O(api_url), a slot that Patroni's C(ignore_slots) covers is allowed - Patroni leaves it alone.
-      - A logical slot with O(failover=true) on PostgreSQL 17 or later is allowed - Patroni 4 leaves failover slots to
+      - A logical slot with O(failover=true) on PostgreSQL 17 or later is allowed - Patroni 4.1 leaves failover slots to
         PostgreSQL's own slot synchronisation.
       - Set to V(false) to create such a slot anyway, for example one that C(ignore_slots) covers when O(api_url) is
         not given.

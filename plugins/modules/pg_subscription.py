@@ -565,7 +565,6 @@ MANAGED_KEYS = ('enabled', 'publications', 'connection', 'slot_name', 'binary', 
 # Statement kinds the run looks for in a plan.
 CONNECTION = 'connection'
 SKIP = 'skip'
-FAILOVER = 'failover'
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -797,8 +796,7 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
             # PostgreSQL alters failover only on a disabled subscription (it alters the slot on the publisher).
             steps.append(statement('ALTER SUBSCRIPTION {0} DISABLE', [name]))
             enabled_mid = False
-        steps.append(statement('ALTER SUBSCRIPTION {0} SET (failover = %s)', [name], (desired['failover'],),
-                               kind=FAILOVER))
+        steps.append(statement('ALTER SUBSCRIPTION {0} SET (failover = %s)', [name], (desired['failover'],)))
     if enabled_after and not enabled_mid:
         steps.append(statement('ALTER SUBSCRIPTION {0} ENABLE', [name]))
 

@@ -185,7 +185,7 @@ def test_predicted_permanent_slot_matches_diff_of_real_slot():
     (dict(slot_type='logical', failover=True), PG15_PRIMARY, True),
 ])
 def test_guard_lets_a_failover_slot_through_on_17(overrides, server, refused):
-    """Patroni 4 leaves failover slots (PostgreSQL 17) alone; any other slot made by SQL it would drop."""
+    """Patroni 4.1 leaves failover slots (PostgreSQL 17) alone; any other slot made by SQL it would drop."""
     if refused:
         with pytest.raises(Conflict, match='managed by Patroni .api_url is set'):
             _patroni_slots.check_guard(None, desired(**overrides), patroni(), server)
