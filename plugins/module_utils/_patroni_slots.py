@@ -252,10 +252,14 @@ def wait_for_slot(conn, desired, server, wait_for, deadline, ran):
                           name, '' if desired['terminate_active'] else ' (terminate_active=true terminates its user)'))
 
 
-def check_guard(conn, desired, patroni):
+def check_guard(conn, desired, patroni, server):
     """With permanent=false and patroni_guard=true: refuse to create by SQL a slot that Patroni would drop, when the
     server is managed by Patroni (api_url is set: ``patroni`` is its view; or a connection of Patroni shows) and the
-    slot is not covered by Patroni's ignore_slots. Raises Conflict."""
+    slot is not covered by Patroni's ignore_slots. A logical slot with failover=true on PostgreSQL 17 or later is
+    allowed: Patroni 4.1 leaves such slots to PostgreSQL's own synchronisation (its slot queries read only
+    ``NOT failover`` slots), and they survive a failover to a standby with sync_replication_slots. Raises Conflict."""
+    if desired['slot_type'] == 'logical' and desired.get('failover') and server['version_num'] >= 170000:
+        return
     evidence = 'api_url is set' if patroni is not None else None
     if evidence is None and patroni_managed(conn):
         evidence = 'a connection of Patroni shows in pg_stat_activity'

@@ -33,13 +33,14 @@ from ansible_collections.pgha.replication.plugins.module_utils._sql import apply
 CURRENT_LSN = ('CASE WHEN pg_is_in_recovery() THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) '
                'ELSE pg_current_wal_lsn() END')
 # Columns of pg_replication_slots that not every supported version has, with the version that added them.
-OPTIONAL_COLUMNS = (('wal_status', 130000), ('safe_wal_size', 130000), ('two_phase', 140000))
+OPTIONAL_COLUMNS = (('wal_status', 130000), ('safe_wal_size', 130000), ('two_phase', 140000), ('failover', 170000),
+                    ('synced', 170000))
 
 
 def read_slots(conn, version, name=None):
     """The replication slots of the server (only the one named ``name`` when given), ordered by name, as dicts:
-    slot_name, slot_type, plugin, database, active, active_pid, temporary, wal_status, safe_wal_size, two_phase (None
-    where the server is too old to have them), restart_lsn, confirmed_flush_lsn (text), retained_bytes and
+    slot_name, slot_type, plugin, database, active, active_pid, temporary, wal_status, safe_wal_size, two_phase,
+    failover, synced (None where the server is too old to have them), restart_lsn, confirmed_flush_lsn (text), retained_bytes and
     inactive_retaining."""
     select = [sql.Identifier(c) if version >= minimum else sql.SQL('NULL AS {0}').format(sql.Identifier(c))
               for c, minimum in OPTIONAL_COLUMNS]
@@ -116,6 +117,12 @@ def plan(current, desired, server):
                     "logical slot '%s' has two_phase=%s; two_phase applies at creation only: set two_phase=%s, or run "
                     "with state=absent first to recreate it" % (
                         name, str(bool(current.get('two_phase'))).lower(), str(bool(current.get('two_phase'))).lower()))
+            if desired.get('failover') is not None and bool(current.get('failover')) != desired['failover']:
+                have = str(bool(current.get('failover'))).lower()
+                raise Conflict(
+                    "logical slot '%s' has failover=%s; failover applies at creation only (a subscription with "
+                    "pgha.replication.pg_subscription failover=%s alters its own slot): set failover=%s, or run with "
+                    "state=absent first to recreate it" % (name, have, str(desired['failover']).lower(), have))
         return []
 
     if slot_type == 'physical':
@@ -126,11 +133,24 @@ def plan(current, desired, server):
     if server.get('wal_level') != 'logical':
         raise Unsupported("logical slot '%s' needs wal_level=logical (the server has wal_level=%s)" % (name, server.get('wal_level')))
     plugin = desired['plugin'] or 'pgoutput'
+    if desired['two_phase'] and server['version_num'] < 140000:
+        raise Unsupported('two_phase needs PostgreSQL 14 or later')
+    if desired.get('failover'):
+        if server.get('in_recovery'):
+            raise Unsupported("logical slot '%s': failover=true cannot be set on a standby (its slots with failover are "
+                              "the primary's synchronised copies); create it on the primary" % name)
+        return [statement('SELECT pg_create_logical_replication_slot(%s, %s, false, %s, %s)',
+                          params=(name, plugin, bool(desired['two_phase']), True))]
     if desired['two_phase']:
-        if server['version_num'] < 140000:
-            raise Unsupported('two_phase needs PostgreSQL 14 or later')
         return [statement('SELECT pg_create_logical_replication_slot(%s, %s, false, %s)', params=(name, plugin, True))]
     return [statement('SELECT pg_create_logical_replication_slot(%s, %s)', params=(name, plugin))]
+
+
+def check_failover_supported(desired, server):
+    """Refuse failover on a server before PostgreSQL 17, before anything is read or changed. Pure; raises Unsupported."""
+    if desired.get('failover') is not None and desired['state'] == 'present' and server['version_num'] < 170000:
+        raise Unsupported('failover needs PostgreSQL 17 or later (the server runs %d); nothing was changed'
+                          % (server['version_num'] // 10000))
 
 
 def predict(current, desired, server, steps):
@@ -152,6 +172,8 @@ def predict(current, desired, server, steps):
         wal_status=None,
         safe_wal_size=None,
         two_phase=bool(desired['two_phase']) if server['version_num'] >= 140000 else None,
+        failover=bool(desired.get('failover')) if server['version_num'] >= 170000 else None,
+        synced=False if server['version_num'] >= 170000 else None,
         temporary=False,
         retained_bytes=None,
     )
@@ -163,6 +185,8 @@ def slot_matches(slot, desired):
         return False
     if desired['slot_type'] == 'physical':
         return True
+    if desired.get('failover') is not None and bool(slot.get('failover')) != desired['failover']:
+        return False
     return slot.get('database') == desired['database'] and slot.get('plugin') == desired['plugin']
 
 

@@ -39,7 +39,8 @@ def read_subscription(conn, name, server):
     version = server['version_num']
     optional = [('subbinary', 'binary', 140000), ('substream::text', 'streaming', 140000),
                 ('subtwophasestate::text', 'two_phase_state', 150000), ('subdisableonerr', 'disable_on_error', 150000),
-                ('subskiplsn::text', 'skip_lsn', 150000), ('suborigin', 'origin', 160000)]
+                ('subskiplsn::text', 'skip_lsn', 150000), ('suborigin', 'origin', 160000),
+                ('subfailover', 'failover', 170000)]
     select = sql.SQL(', ').join(sql.SQL('{0} AS {1}').format(sql.SQL(column if version >= minimum else 'NULL'),
                                                              sql.Identifier(alias)) for column, alias, minimum in optional)
     row = fetch_one(conn, sql.SQL(

@@ -233,6 +233,14 @@ slots:
     two_phase:
       description: C(two_phase) (PostgreSQL 14 or later, else V(null)).
       type: bool
+    failover:
+      description: Whether the slot is a failover slot, synchronised to the standbys (PostgreSQL 17 or later, else V(null)).
+      type: bool
+      version_added: 0.1.0
+    synced:
+      description: On a standby, whether the slot is a copy synchronised from the primary (PostgreSQL 17 or later, else V(null)).
+      type: bool
+      version_added: 0.1.0
     restart_lsn:
       description: Oldest WAL position the slot keeps.
       type: str

@@ -77,6 +77,21 @@ options:
       - Only valid with O(slot_type=logical).
     type: bool
     version_added: 0.1.0
+  failover:
+    description:
+      - Create the logical slot as a failover slot (C(pg_create_logical_replication_slot(..., failover => true)),
+        PostgreSQL 17 or later; refused on older servers before anything is changed). PostgreSQL copies such a slot
+        to the standbys that run with C(sync_replication_slots = on) and C(hot_standby_feedback = on) (RV(slot.synced)
+        is V(true) there), so that a subscriber continues from a standby promoted after a failover.
+      - Applies at creation, where unset means V(false). When set and an existing slot differs, the module fails (a
+        subscription with M(pgha.replication.pg_subscription) O(pgha.replication.pg_subscription#module:failover)
+        alters its own slot).
+      - On a server managed by Patroni such a slot may be created by SQL (see O(patroni_guard)) - Patroni 4.1 leaves
+        failover slots to PostgreSQL.
+      - Only valid with O(slot_type=logical), on the primary, and not with O(permanent=true) (a Patroni permanent slot
+        is Patroni's way of keeping a slot across a failover).
+    type: bool
+    version_added: 0.1.0
   terminate_active:
     description:
       - With O(state=absent), a slot in use by a walsender or backend cannot be dropped; by default the module fails.
@@ -117,6 +132,8 @@ options:
       - The server is taken as managed by Patroni when O(api_url) is set, or when a connection of Patroni
         (application name C(Patroni heartbeat), C(Patroni restapi)...) shows in C(pg_stat_activity).
       - With O(api_url), a slot that Patroni's C(ignore_slots) covers is allowed - Patroni leaves it alone.
+      - A logical slot with O(failover=true) on PostgreSQL 17 or later is allowed - Patroni 4.1 leaves failover slots to
+        PostgreSQL's own slot synchronisation.
       - Set to V(false) to create such a slot anyway, for example one that C(ignore_slots) covers when O(api_url) is
         not given.
     type: bool
@@ -283,6 +300,21 @@ slot:
       description: Whether prepared transactions are decoded (PostgreSQL 14 or later).
       type: bool
       sample: false
+    failover:
+      description:
+        - Whether the slot is a failover slot, synchronised to standbys with C(sync_replication_slots) (PostgreSQL 17
+          or later; V(null) before).
+      type: bool
+      sample: true
+      version_added: 0.1.0
+    synced:
+      description:
+        - On a standby, whether the slot is a copy synchronised from the primary by the slot sync worker; such a copy
+          cannot be used until the standby is promoted, and keeps V(true) after the promotion (PostgreSQL 17 or
+          later; V(null) before).
+      type: bool
+      sample: false
+      version_added: 0.1.0
     temporary:
       description: Whether the slot is temporary.
       type: bool
@@ -331,7 +363,7 @@ diff:
     after:
       description: Attributes after the run.
       type: dict
-      sample: {state: present, slot_name: standby1, slot_type: physical, plugin: null, database: null, two_phase: false, temporary: false}
+      sample: {state: present, slot_name: standby1, slot_type: physical, plugin: null, database: null, two_phase: false, failover: null, temporary: false}
 '''
 
 from ansible_collections.pgha.replication.plugins.module_utils._converge import converge, lock_object
@@ -348,12 +380,18 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni_slots im
     request_view,
 )
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import POSTGRES, connect, fetch_one, server_facts
-from ansible_collections.pgha.replication.plugins.module_utils._slots import apply, plan, predict, read_slot
+from ansible_collections.pgha.replication.plugins.module_utils._slots import (
+    apply,
+    check_failover_supported,
+    plan,
+    predict,
+    read_slot,
+)
 from ansible_collections.pgha.replication.plugins.module_utils._sql import show
 from ansible_collections.pgha.replication.plugins.module_utils._sql_input import validate_name
 
 
-MANAGED_KEYS = ('slot_name', 'slot_type', 'plugin', 'database', 'two_phase', 'temporary')
+MANAGED_KEYS = ('slot_name', 'slot_type', 'plugin', 'database', 'two_phase', 'failover', 'temporary')
 
 
 def validate_slot_name(name):
@@ -369,6 +407,8 @@ def validate_params(params):
             raise InvalidInput('plugin is only valid with slot_type=logical')
         if params.get('two_phase') is not None:
             raise InvalidInput('two_phase is only valid with slot_type=logical')
+        if params.get('failover') is not None:
+            raise InvalidInput('failover is only valid with slot_type=logical')
     else:
         if params.get('immediately_reserve'):
             raise InvalidInput('immediately_reserve is only valid with slot_type=physical (logical slots always reserve WAL)')
@@ -383,6 +423,9 @@ def validate_params(params):
         if params.get('two_phase'):
             raise InvalidInput('two_phase=true cannot be used with permanent=true: Patroni creates permanent slots without '
                                'two-phase decoding')
+        if params.get('failover') is not None:
+            raise InvalidInput('failover cannot be used with permanent=true: a permanent slot is kept on the replicas by '
+                               'Patroni; set permanent=false and failover=true for a slot PostgreSQL synchronises itself')
     if params.get('api_url'):
         validate_api_params(params)
 
@@ -396,6 +439,7 @@ def desired_from_params(params):
         plugin=params.get('plugin'),
         immediately_reserve=bool(params.get('immediately_reserve')),
         two_phase=params.get('two_phase'),
+        failover=params.get('failover'),
         terminate_active=bool(params.get('terminate_active')),
         database=params.get('login_db'),
         permanent=bool(params.get('permanent')),
@@ -418,6 +462,7 @@ def run(module, conn, client=None):
     params = module.params
     desired = desired_from_params(params)
     server = server_facts(conn)
+    check_failover_supported(desired, server)
     current = read_slot(conn, desired['name'], server)
     patroni = read_patroni(client) if client is not None else None
     if desired['permanent']:
@@ -431,7 +476,7 @@ def run(module, conn, client=None):
         current = read_slot(conn, desired['name'], server)
     steps = plan(current, desired, server)
     if steps and desired['state'] == 'present' and desired['patroni_guard']:
-        check_guard(conn, desired, patroni)
+        check_guard(conn, desired, patroni, server)
     if module.check_mode:
         queries = [show(conn, step) for step in steps]
         after = predict(current, desired, server, steps)
@@ -484,6 +529,7 @@ ARGUMENT_SPEC = dict(
     plugin=dict(type='str'),
     immediately_reserve=dict(type='bool', default=False),
     two_phase=dict(type='bool'),
+    failover=dict(type='bool'),
     terminate_active=dict(type='bool', default=False),
     permanent=dict(type='bool', default=False),
     patroni_guard=dict(type='bool', default=True),

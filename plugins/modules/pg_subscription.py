@@ -191,6 +191,21 @@ options:
     type: str
     choices: [any, none]
     version_added: 0.1.0
+  failover:
+    description:
+      - Whether the subscription's slot on the publisher is a failover slot (C(failover = true)) - PostgreSQL 17 or
+        later, on the subscriber and the publisher; refused on an older subscriber before anything is changed.
+      - A failover slot is copied by PostgreSQL itself to the publisher's standbys that run with
+        C(sync_replication_slots = on), so that the subscription continues from a standby promoted after a failover
+        (see the role P(pgha.replication.patroni#role)'s C(patroni_logical_slot_failover=native)).
+      - At creation it applies to the slot the subscription creates, or, with O(create_slot=false), the existing slot
+        is altered to it.
+      - PostgreSQL changes it on an existing subscription only while the subscription is disabled; an enabled
+        subscription is disabled (C(ALTER SUBSCRIPTION ... DISABLE)), altered and enabled again (unless
+        O(enabled=false)), all in the same run. The publisher must be reachable, as the server alters the slot there.
+        A subscription without a slot (C(slot_name = NONE)) cannot be changed; the module fails and says so.
+    type: bool
+    version_added: 0.1.0
   refresh:
     description:
       - Pick up tables added to (or removed from) the subscribed publications since the subscription was created or last
@@ -382,6 +397,11 @@ subscription:
       description: V(any) or V(none) (PostgreSQL 16 or later).
       type: str
       sample: any
+    failover:
+      description: Whether the slot on the publisher is a failover slot (PostgreSQL 17 or later; V(null) before).
+      type: bool
+      sample: true
+      version_added: 0.1.0
     skip_lsn:
       description: LSN of the remote transaction the apply worker will skip; V(null) when none.
       type: str
@@ -540,7 +560,7 @@ BOOL_WORDS = {'true': 'on', 'yes': 'on', 'on': 'on', '1': 'on', 'false': 'off', 
 SET_OPTIONS = (('slot_name', 0), ('binary', 140000), ('streaming', 140000), ('synchronous_commit', 0),
                ('disable_on_error', 150000), ('origin', 160000))
 MANAGED_KEYS = ('enabled', 'publications', 'connection', 'slot_name', 'binary', 'streaming', 'synchronous_commit',
-                'disable_on_error', 'two_phase', 'origin')
+                'disable_on_error', 'two_phase', 'origin', 'failover')
 
 # Statement kinds the run looks for in a plan.
 CONNECTION = 'connection'
@@ -673,6 +693,7 @@ def desired_from_params(params):
         disable_on_error=params.get('disable_on_error'),
         two_phase=params.get('two_phase'),
         origin=params.get('origin'),
+        failover=params.get('failover'),
         refresh=bool(params.get('refresh')),
         skip_lsn=normalize_lsn(params['skip_lsn']) if params.get('skip_lsn') else None,
         drop_slot=params.get('drop_slot', True) is not False,
@@ -685,10 +706,11 @@ def desired_from_params(params):
 
 def _check_supported(desired, version):
     needs = [('binary', 140000, 14), ('streaming', 140000, 14), ('disable_on_error', 150000, 15), ('two_phase', 150000, 15),
-             ('skip_lsn', 150000, 15), ('origin', 160000, 16)]
+             ('skip_lsn', 150000, 15), ('origin', 160000, 16), ('failover', 170000, 17)]
     for option, minimum, major in needs:
         if desired.get(option) is not None and version < minimum:
-            raise Unsupported('%s needs PostgreSQL %d or later (the subscriber runs %d)' % (option, major, version // 10000))
+            raise Unsupported('%s needs PostgreSQL %d or later (the subscriber runs %d); nothing was changed'
+                              % (option, major, version // 10000))
     if desired.get('streaming') == 'parallel' and version < 160000:
         raise Unsupported('streaming=parallel needs PostgreSQL 16 or later; use streaming=on')
 
@@ -733,7 +755,7 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
         pairs = desired['connection_pairs']
         shown_pairs = [(key, MASK if key in SECRET_KEYS else value) for key, value in pairs]
         options = [option for option in ('enabled', 'slot_name', 'create_slot', 'copy_data', 'binary', 'streaming',
-                                         'synchronous_commit', 'disable_on_error', 'two_phase', 'origin')
+                                         'synchronous_commit', 'disable_on_error', 'two_phase', 'origin', 'failover')
                    if desired.get(option) is not None]
         values = tuple(desired[option] for option in options)
         template = fixed('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1}')
@@ -765,7 +787,17 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
 
     enabled_now = bool(current.get('enabled'))
     enabled_after = enabled_now if desired['enabled'] is None else desired['enabled']
-    if enabled_after and not enabled_now:
+    enabled_mid = enabled_now
+    if desired['failover'] is not None and desired['failover'] != bool(current.get('failover')):
+        if (desired['slot_name'] or current.get('slot_name')) is None:
+            raise Conflict("subscription '%s' has no slot (slot_name = NONE), and failover is a property of its slot; "
+                           "set slot_name to give it one, or leave failover unset" % name)
+        if enabled_mid:
+            # PostgreSQL alters failover only on a disabled subscription (it alters the slot on the publisher).
+            steps.append(statement('ALTER SUBSCRIPTION {0} DISABLE', [name]))
+            enabled_mid = False
+        steps.append(statement('ALTER SUBSCRIPTION {0} SET (failover = %s)', [name], (desired['failover'],)))
+    if enabled_after and not enabled_mid:
         steps.append(statement('ALTER SUBSCRIPTION {0} ENABLE', [name]))
 
     copy = desired['copy_data'] is not None
@@ -798,7 +830,7 @@ def plan(current, desired, server, publisher_tables=None, subscribed_tables=None
             steps.append(statement(fixed('ALTER SUBSCRIPTION {0} REFRESH PUBLICATION', ' WITH (copy_data = %s)' if copy else ''),
                                    [name], copy_values or None))
 
-    if enabled_now and not enabled_after:
+    if enabled_mid and not enabled_after:
         steps.append(statement('ALTER SUBSCRIPTION {0} DISABLE', [name]))
     if desired['wait'] and not enabled_after:
         raise Conflict("wait=true needs an enabled subscription; subscription '%s' is disabled: set enabled=true" % name)
@@ -835,6 +867,7 @@ def predict(current, desired, server, steps, current_user):
             two_phase=bool(desired['two_phase']) if version >= 150000 else None,
             two_phase_state=('pending' if desired['two_phase'] else 'disabled') if version >= 150000 else None,
             origin=(desired['origin'] or 'any') if version >= 160000 else None,
+            failover=bool(desired['failover']) if version >= 170000 else None,
             skip_lsn=None,
         )
     after = dict(current)
@@ -843,6 +876,8 @@ def predict(current, desired, server, steps, current_user):
     for option, _minimum in SET_OPTIONS:
         if desired.get(option) is not None:
             after[option] = desired[option]
+    if desired['failover'] is not None:
+        after['failover'] = desired['failover']
     if desired['enabled'] is not None:
         after['enabled'] = desired['enabled']
     if desired['publications'] is not None and sorted(set(desired['publications'])) != sorted(set(current['publications'])):
@@ -1033,6 +1068,7 @@ ARGUMENT_SPEC = dict(
     disable_on_error=dict(type='bool'),
     two_phase=dict(type='bool'),
     origin=dict(type='str', choices=['any', 'none']),
+    failover=dict(type='bool'),
     refresh=dict(type='bool', default=False),
     skip_lsn=dict(type='str'),
     drop_slot=dict(type='bool', default=True),

@@ -116,3 +116,44 @@ def test_patroni_takes_booleans_and_the_names_of_the_modes(tmp_path, value):
                    groups=GROUPS)
     assert "must be one of" not in out, out
     assert "TASK [pgha.replication.patroni : Check the synchronous replication settings] *** ok: [box]" in out, out
+
+
+PATRONI_ARGS = ["-e", '{"patroni_group": "all", "patroni_etcd_hosts": ["127.0.0.1:2379"], "pgha_timing": "fast", '
+                '"patroni_restapi_password": "x", "patroni_superuser_password": "x", '
+                '"patroni_replication_password": "x", "patroni_rewind_password": "x"}']
+
+
+@pytest.mark.parametrize("variable", ["pgha_logical_slot_failover", "patroni_logical_slot_failover"])
+def test_patroni_refuses_native_slot_failover_before_postgresql_17(tmp_path, variable):
+    rc, out = run(tmp_path, "patroni", BOOKWORM, "main", *PATRONI_ARGS, "-e", variable + "=native")
+    assert rc != 0, out
+    assert ("native (PostgreSQL's failover slots, synchronised to the standbys) needs PostgreSQL 17 or later "
+            "(patroni_postgresql_version is 15: use permanent, Patroni's permanent slots)") in out, out
+    assert "changed=0" in out and out.count("fatal: [box]") == 1, out
+
+
+def test_patroni_refuses_native_slot_failover_without_member_slots(tmp_path):
+    rc, out = run(tmp_path, "patroni", TRIXIE, "main", *PATRONI_ARGS, "-e", "patroni_logical_slot_failover=native",
+                  "-e", "patroni_use_slots=false")
+    assert rc != 0 and "patroni_use_slots true (synchronized_standby_slots lists the members' physical slots)" in out, out
+    assert "changed=0" in out, out
+
+
+@pytest.mark.parametrize("extra", [
+    '{"logical_slot_failover": "native"}',
+    '{"logical_subscriptions": [{"name": "s", "database": "d", "source_database": "d", "publications": ["p"], '
+    '"slot_failover": "native"}]}',
+])
+def test_logical_refuses_native_slot_failover_before_postgresql_17(tmp_path, extra):
+    rc, out = run(tmp_path, "logical", BOOKWORM, "main", "-e", "logical_password=x", "-e", extra)
+    assert rc != 0, out
+    assert ("native (PostgreSQL's failover slots) needs PostgreSQL 17 or later on the source and the target, and "
+            "pgha_postgresql_version is 15: use permanent (Patroni's permanent slots)") in out, out
+    assert "changed=0" in out and out.count("fatal: [box]") == 1, out
+
+
+def test_logical_refuses_an_unknown_slot_failover(tmp_path):
+    rc, out = run(tmp_path, "logical", TRIXIE, "main", "-e", "logical_password=x", "-e",
+                  '{"logical_subscriptions": [{"name": "s", "database": "d", "source_database": "d", '
+                  '"publications": ["p"], "slot_failover": "sometimes"}]}')
+    assert rc != 0 and "are permanent or native (got permanent, sometimes)" in out, out

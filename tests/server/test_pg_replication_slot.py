@@ -153,6 +153,37 @@ def test_invalid_option_combinations(primary, extra, needle):
     assert slot_count(primary) == before
 
 
+@pytest.mark.parametrize('extra', [dict(failover=True), dict(failover=False)])
+def test_failover_refused_before_17(primary, extra):
+    """failover (PostgreSQL 17) is refused on an older server in both modes, naming the option and the version;
+    no slot is made."""
+    version = primary.query("SELECT current_setting('server_version_num')::int AS v")[0]['v']
+    if version >= 170000:
+        pytest.skip('PostgreSQL 17 supports failover slots')
+    before = slot_count(primary)
+    for check_mode in (True, False):
+        rc, res = run_module(MODULE, primary.conn_args(name='fo_slot', slot_type='logical', **extra), check_mode=check_mode)
+        assert rc != 0 and res['failed'], res
+        assert 'failover needs PostgreSQL 17 or later (the server runs %d); nothing was changed' % (version // 10000) \
+            in res['msg'], res
+        assert res['queries'] == [], res
+    assert slot_count(primary) == before and slot_row(primary, 'fo_slot') is None
+
+
+def test_failover_and_synced_returned_as_null_before_17(primary):
+    version = primary.query("SELECT current_setting('server_version_num')::int AS v")[0]['v']
+    if version >= 170000:
+        pytest.skip('PostgreSQL 17 has the columns')
+    try:
+        rc, res = run_module(MODULE, primary.conn_args(name='fo_cols', slot_type='logical'))
+        assert rc == 0 and res['changed'], res
+        assert res['slot']['failover'] is None and res['slot']['synced'] is None, res['slot']
+        assert slot_row(primary, 'fo_cols') is not None
+    finally:
+        primary.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s',
+                      ('fo_cols',))
+
+
 def test_active_slot_drop_refused_then_terminated(primary):
     name = 'phys_active'
     primary.query('SELECT pg_create_physical_replication_slot(%s, true)', (name,))

@@ -400,6 +400,7 @@ def test_absent_four_steps(clusters, drop_slot):
     (dict(connection_extra=dict(nosuchkeyword='x')), 'not a libpq connection keyword'),
     (dict(origin='none'), 'origin needs PostgreSQL 16'),
     (dict(streaming='parallel'), 'streaming=parallel needs PostgreSQL 16'),
+    (dict(failover=True), 'failover needs PostgreSQL 17 or later (the subscriber runs 15); nothing was changed'),
     (dict(skip_lsn='0/1'), 'skip_lsn applies to an existing'),
     (dict(skip_lsn='nonsense'), 'invalid skip_lsn'),
     (dict(publications=None), 'set publications to create it'),
@@ -409,6 +410,8 @@ def test_bad_input_refused_with_nothing_created(clusters, extra, needle):
     version = subscriber.query("SELECT current_setting('server_version_num')::int AS v")[0]['v']
     if version >= 160000 and ('origin' in extra or 'streaming' in extra):
         pytest.skip('PostgreSQL 16 supports this option')
+    if 'failover' in extra and version // 10000 != 15:
+        pytest.skip('the message names PostgreSQL 15; PostgreSQL 17 supports the option')
     before = (sub_count(subscriber), slot_names(primary))
     module_args = args(subscriber, 'subtest_bad', publications=['subtest_pub_x'], connection=pub_conn(primary))
     module_args.update(extra)
@@ -437,6 +440,29 @@ def test_create_only_option_change_refused(clusters):
         before = subscribed(clusters, name, 'subtest_q1', 'subtest_pub_q')
         rc, res = run_module(MODULE, args(subscriber, name, two_phase=True))
         assert rc != 0 and 'two_phase applies at creation only' in res['msg'] and 'state=absent' in res['msg'], res
+        assert sub_row(subscriber, name) == before
+    finally:
+        cleanup(clusters, name)
+
+
+@pytest.mark.parametrize('extra, needle', [
+    (dict(origin='none'), 'origin needs PostgreSQL 16 or later (the subscriber runs 15); nothing was changed'),
+    (dict(failover=True), 'failover needs PostgreSQL 17 or later (the subscriber runs 15); nothing was changed'),
+    (dict(failover=False, enabled=False), 'failover needs PostgreSQL 17 or later'),
+])
+def test_newer_option_on_an_existing_subscription_refused_on_15(clusters, extra, needle):
+    """On PostgreSQL 15 an option of 16 or 17 is refused in both modes, naming it and the version; nothing changes."""
+    primary, subscriber = clusters
+    if subscriber.query("SELECT current_setting('server_version_num')::int AS v")[0]['v'] // 10000 != 15:
+        pytest.skip('the refusal is proven on PostgreSQL 15')
+    name = 'subtest_newer'
+    try:
+        before = subscribed(clusters, name, 'subtest_n1', 'subtest_pub_n')
+        for check_mode in (True, False):
+            rc, res = run_module(MODULE, args(subscriber, name, **extra), check_mode=check_mode)
+            assert rc != 0 and res['failed'] and needle in res['msg'], res
+            assert res.get('queries') in (None, []), res
+            no_password(res)
         assert sub_row(subscriber, name) == before
     finally:
         cleanup(clusters, name)

@@ -1,7 +1,8 @@
 """Verify logical replication on the servers: row filters and column lists, a later table through
 an all-tables publication, the subscription password kept out of Ansible's output, permanent
-slots that carry the subscriptions across a switchover and a hard failover of the publisher,
-conflict handling with skip_lsn, and the external etcd Patroni runs on."""
+slots and a PostgreSQL 17 failover slot (native) that carry the subscriptions across a
+switchover and a hard failover of the publisher, conflict handling with skip_lsn, and the
+external etcd Patroni runs on."""
 import json
 import re
 import subprocess
@@ -87,8 +88,22 @@ def recap_changed(output):
     return recap(output)
 
 
-def target_ids(region="eu"):
-    return {int(row[0]) for row in target_query("SELECT id FROM orders WHERE region = '%s'" % region)}
+def target_ids(region="eu", dbname="sales"):
+    return {int(row[0]) for row in target_query("SELECT id FROM orders WHERE region = '%s'" % region, dbname=dbname)}
+
+
+PERMANENT = [("eu_orders", "logical", "sales"), ("inventory", "logical", "inventory")]
+NATIVE = "eu_orders_native"
+
+
+def native_slot(name):
+    """(failover, synced) of the native subscription's slot on a member, None when it has none or is down."""
+    try:
+        rows = query(lambda **k: member(name), "SELECT failover, synced FROM pg_replication_slots WHERE slot_name = %s",
+                     (NATIVE,))
+    except psycopg2.Error:
+        return None
+    return rows[0] if rows else None
 
 
 def test_patroni_runs_on_the_external_etcd_in_its_own_namespace():
@@ -119,8 +134,34 @@ def test_row_filter_and_column_list_shape_what_arrives():
 def test_slots_are_permanent_on_every_source_member():
     for name in SOURCE:
         slots = query(lambda **k: member(name), "SELECT slot_name, slot_type, database FROM pg_replication_slots "
-                      "WHERE slot_type = 'logical' ORDER BY 1")
-        assert slots == [("eu_orders", "logical", "sales"), ("inventory", "logical", "inventory")], (name, slots)
+                      "WHERE slot_type = 'logical' AND slot_name <> %s ORDER BY 1", (NATIVE,))
+        assert slots == PERMANENT, (name, slots)
+    status, config = LAB.api("pub1", "/config")
+    assert status == 200 and sorted(config["slots"]) == ["eu_orders", "inventory"], config.get("slots")
+
+
+def test_the_native_slot_is_a_failover_slot_synchronised_by_the_replica():
+    """No Patroni permanent slot: the leader's slot has failover = true, the replica's is PostgreSQL's
+    synchronised copy (synced = true), and the cluster runs with what the slot sync worker needs."""
+    status, config = LAB.api("pub1", "/config")
+    assert status == 200 and NATIVE not in config.get("slots", {}), config.get("slots")
+    old = leader()
+    replica = [n for n in SOURCE if n != old][0]
+    # Made by SQL on the leader (synced false); a copy promoted by an earlier failover keeps synced true.
+    assert native_slot(old) is not None and native_slot(old)[0] is True, native_slot(old)
+    assert wait_for(lambda: native_slot(replica) == (True, True), timeout=60), native_slot(replica)
+    settings = query(lambda **k: member(replica), "SELECT current_setting('sync_replication_slots'), "
+                     "current_setting('hot_standby_feedback'), current_setting('primary_conninfo')")[0]
+    assert settings[:2] == ("on", "on") and "dbname=" in settings[2], settings[:2]
+    assert query(lambda **k: member(old), "SHOW synchronized_standby_slots")[0][0] == replica
+    # The subscription asked for it, and the module reads it back.
+    assert target_query("SELECT subfailover FROM pg_subscription WHERE subname = '%s'" % NATIVE,
+                        dbname="sales_native") == [["t"]]
+    proc = LAB.run_ansible(old, "-b", "--become-user", "postgres", "-m", "pgha.replication.pg_replication_slot",
+                           "-a", json.dumps({"name": NATIVE, "slot_type": "logical", "login_db": "sales",
+                                             "failover": True}))
+    assert proc.returncode == 0 and '"changed": false' in proc.stdout, proc.tail()
+    assert '"failover": true' in proc.stdout and '"synced": ' in proc.stdout, proc.tail()
 
 
 def test_check_mode_on_the_converged_lab_changes_nothing():
@@ -144,7 +185,7 @@ def test_the_subscriptions_check_the_source_with_the_ca_file_of_the_cluster_desc
     ssl_ca_file = target_query("SHOW ssl_ca_file", dbname="postgres")[0][0]
     rootcerts = [rootcert(row[0]) for row in target_query(
         "SELECT subconninfo FROM pg_subscription ORDER BY subname", dbname="postgres")]
-    assert rootcerts == [[ssl_ca_file], [ssl_ca_file]], (ssl_ca_file, rootcerts)
+    assert rootcerts == [[ssl_ca_file]] * 3, (ssl_ca_file, rootcerts)
     sub1 = LAB.host("sub1")
     elsewhere = "/etc/ssl/pgha-lab-source-ca.crt"
     sub1.check_output("install -m 0644 %s %s", ssl_ca_file, elsewhere)
@@ -231,6 +272,9 @@ def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
         proc = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % other)
         assert proc.returncode == 0, proc.tail()
         assert leader() == other
+        # The old leader kept its own failover slot (not synced), which would stop the slot sync worker
+        # there; the patroni role's callback drops it and the worker synchronises the new leader's.
+        assert wait_for(lambda: native_slot(old) == (True, True), timeout=90), native_slot(old)
         after_switchover = writer.count()
         # Synchronous mode: commits wait until the old leader streams again as the sync standby,
         # which took over 30 s once under the load of parallel lanes.
@@ -250,9 +294,17 @@ def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
     assert wait_for(lambda: acked <= target_ids(), timeout=120), sorted(acked - target_ids())[:20]
     # Nothing was sent twice: a row sent again would hit the target's primary key and stop apply.
     assert duplicate_key_errors() == duplicates_before
-    # The killed member comes back as a replica and keeps the permanent slots.
+    # The killed member comes back as a replica and keeps the permanent slots, and has the
+    # native slot again as a synchronised copy.
     assert wait_for(lambda: patroni_running(killed) and leader() == old, timeout=180)
-    assert wait_for(lambda: logical_slots(killed) == 2, timeout=120)
+    assert wait_for(lambda: logical_slots(killed) == 3, timeout=120)
+    assert wait_for(lambda: native_slot(killed) == (True, True), timeout=120), native_slot(killed)
+    # The native subscription got every acknowledged row too: the new leader's logical walsender sends
+    # what the standbys in synchronized_standby_slots (the killed member) have received, so the last
+    # rows arrive once it streams again.
+    assert wait_for(lambda: acked <= target_ids(dbname="sales_native"), timeout=180), \
+        sorted(acked - target_ids(dbname="sales_native"))[:20]
+    assert duplicate_key_errors() == duplicates_before
 
 
 def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
@@ -280,3 +332,34 @@ def test_a_conflict_stops_apply_and_skip_lsn_resumes_it():
     assert target_query("SELECT amount FROM orders WHERE id = 900001") == [["0.00"]]
     query(source, "DELETE FROM orders WHERE id IN (900001, 900002)")
     assert wait_for(lambda: not {900001, 900002} & target_ids(), timeout=30)
+
+
+def test_failover_of_an_enabled_subscription_is_changed_and_it_resumes():
+    """PostgreSQL 17 alters failover only on a disabled subscription: pg_subscription disables it,
+    alters it (the server alters the slot on the publisher) and enables it again; check mode
+    predicts the same statements and changes nothing."""
+    def module(failover, *args):
+        return LAB.run_ansible("sub1", "-b", "--become-user", "postgres", "-m", "pgha.replication.pg_subscription",
+                               "-a", json.dumps({"name": NATIVE, "login_db": "sales_native", "failover": failover}),
+                               *args)
+
+    statements = ['"ALTER SUBSCRIPTION \\"%s\\" DISABLE"' % NATIVE,
+                  '"ALTER SUBSCRIPTION \\"%s\\" SET (failover = false)"' % NATIVE,
+                  '"ALTER SUBSCRIPTION \\"%s\\" ENABLE"' % NATIVE]
+    checked = module(False, "--check")
+    assert checked.returncode == 0 and all(st in checked.stdout for st in statements), checked.tail()
+    assert native_slot(leader())[0] is True
+    for failover in (False, True):
+        proc = module(failover)
+        assert proc.returncode == 0 and '"changed": true' in proc.stdout, proc.tail()
+        assert native_slot(leader())[0] is failover
+        assert target_query("SELECT subenabled, subfailover FROM pg_subscription WHERE subname = '%s'" % NATIVE,
+                            dbname="sales_native") == [["t", "t" if failover else "f"]]
+    assert '"changed": false' in module(True).stdout
+    query(source, "INSERT INTO orders (id, region, amount) VALUES (900101, 'eu', 1)")
+    try:
+        assert wait_for(lambda: 900101 in target_ids(dbname="sales_native"), timeout=60)
+        replica = [n for n in SOURCE if n != leader()][0]
+        assert wait_for(lambda: native_slot(replica) == (True, True), timeout=90), native_slot(replica)
+    finally:
+        query(source, "DELETE FROM orders WHERE id = 900101")

@@ -18,6 +18,12 @@ PG15_STANDBY = dict(version_num=150008, in_recovery=True, wal_level='logical')
 PG16_STANDBY = dict(version_num=160004, in_recovery=True, wal_level='logical')
 
 
+PG17_PRIMARY = dict(version_num=170012, in_recovery=False, wal_level='logical')
+
+
+PG17_STANDBY = dict(version_num=170012, in_recovery=True, wal_level='logical')
+
+
 PG13_PRIMARY = dict(version_num=130016, in_recovery=False, wal_level='logical')
 
 
@@ -26,7 +32,7 @@ REPLICA_WAL = dict(version_num=150008, in_recovery=False, wal_level='replica')
 
 def params(**overrides):
     base = dict(name='s1', slot_type='physical', state='present', plugin=None, immediately_reserve=False,
-                two_phase=None, terminate_active=False, wait_timeout=10, login_db='postgres')
+                two_phase=None, failover=None, terminate_active=False, wait_timeout=10, login_db='postgres')
     base.update(overrides)
     return base
 

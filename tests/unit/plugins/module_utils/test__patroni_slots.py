@@ -17,6 +17,8 @@ from ansible_collections.pgha.replication.plugins.modules import pg_replication_
 from unit.plugins.slot_cases import (  # pylint: disable=import-error
     LOGICAL_DEF,
     PATRONI_PRIMARY,
+    PG15_PRIMARY,
+    PG17_PRIMARY,
     desired,
     logical,
     patroni,
@@ -173,3 +175,19 @@ def test_predicted_permanent_slot_matches_diff_of_real_slot():
     planned = _patroni_slots.plan_permanent(None, pdesired(slot_type='logical'), PATRONI_PRIMARY, patroni())
     predicted = _slots.predict(None, planned.desired, PATRONI_PRIMARY, [True])
     assert mod.diff_view(predicted) == mod.diff_view(logical(confirmed_flush_lsn='0/1'))
+
+
+@pytest.mark.parametrize('overrides, server, refused', [
+    (dict(slot_type='logical'), PG17_PRIMARY, True),
+    (dict(slot_type='logical', failover=False), PG17_PRIMARY, True),
+    (dict(slot_type='logical', failover=True), PG17_PRIMARY, False),
+    (dict(), PG17_PRIMARY, True),
+    (dict(slot_type='logical', failover=True), PG15_PRIMARY, True),
+])
+def test_guard_lets_a_failover_slot_through_on_17(overrides, server, refused):
+    """Patroni 4.1 leaves failover slots (PostgreSQL 17) alone; any other slot made by SQL it would drop."""
+    if refused:
+        with pytest.raises(Conflict, match='managed by Patroni .api_url is set'):
+            _patroni_slots.check_guard(None, desired(**overrides), patroni(), server)
+    else:
+        _patroni_slots.check_guard(None, desired(**overrides), patroni(), server)

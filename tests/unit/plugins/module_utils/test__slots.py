@@ -17,6 +17,8 @@ from unit.plugins.slot_cases import (  # pylint: disable=import-error
     PG15_PRIMARY,
     PG15_STANDBY,
     PG16_STANDBY,
+    PG17_PRIMARY,
+    PG17_STANDBY,
     REPLICA_WAL,
     desired,
     logical,
@@ -48,6 +50,15 @@ PLAN_CASES = [
      PG15_PRIMARY, []),
     ('logical exists, plugin unset is not managed', logical(plugin='wal2json'), dict(slot_type='logical'), PG15_PRIMARY, []),
     ('logical exists, two_phase unset is not managed', logical(two_phase=True), dict(slot_type='logical'), PG15_PRIMARY, []),
+    ('create logical failover on 17', None, dict(slot_type='logical', failover=True), PG17_PRIMARY,
+     [('sql', "SELECT pg_create_logical_replication_slot(%s, %s, false, %s, %s)", ('s1', 'pgoutput', False, True))]),
+    ('create logical failover and two_phase on 17', None, dict(slot_type='logical', failover=True, two_phase=True),
+     PG17_PRIMARY,
+     [('sql', "SELECT pg_create_logical_replication_slot(%s, %s, false, %s, %s)", ('s1', 'pgoutput', True, True))]),
+    ('create logical failover=false on 17', None, dict(slot_type='logical', failover=False), PG17_PRIMARY,
+     [('sql', "SELECT pg_create_logical_replication_slot(%s, %s)", ('s1', 'pgoutput'))]),
+    ('logical failover exists', logical(failover=True), dict(slot_type='logical', failover=True), PG17_PRIMARY, []),
+    ('logical exists, failover unset is not managed', logical(failover=True), dict(slot_type='logical'), PG17_PRIMARY, []),
     ('absent, missing', None, dict(state='absent'), PG15_PRIMARY, []),
     ('absent, inactive', physical(), dict(state='absent'), PG15_PRIMARY,
      [('sql', 'SELECT pg_drop_replication_slot(%s)', ('s1',))]),
@@ -80,7 +91,34 @@ CONFLICT_CASES = [
     ('logical on PG15 standby', None, dict(slot_type='logical'), PG15_STANDBY, Unsupported, 'cannot be created on a standby'),
     ('logical with wal_level replica', None, dict(slot_type='logical'), REPLICA_WAL, Unsupported, 'needs wal_level=logical'),
     ('two_phase on PG13', None, dict(slot_type='logical', two_phase=True), PG13_PRIMARY, Unsupported, 'PostgreSQL 14'),
+    ('failover differs', logical(failover=False), dict(slot_type='logical', failover=True), PG17_PRIMARY, Conflict,
+     'has failover=false; failover applies at creation only .*set failover=false, or run with state=absent'),
+    ('failover on a standby', None, dict(slot_type='logical', failover=True), PG17_STANDBY, Unsupported,
+     'failover=true cannot be set on a standby'),
 ]
+
+
+@pytest.mark.parametrize('server, overrides', [
+    (PG15_PRIMARY, dict(slot_type='logical', failover=True)),
+    (PG16_STANDBY, dict(slot_type='logical', failover=False)),
+])
+def test_failover_refused_before_17(server, overrides):
+    with pytest.raises(Unsupported, match=r'failover needs PostgreSQL 17 or later \(the server runs 1[56]\); nothing was changed'):
+        _slots.check_failover_supported(desired(**overrides), server)
+
+
+def test_failover_accepted_on_17_and_ignored_when_dropping():
+    _slots.check_failover_supported(desired(slot_type='logical', failover=True), PG17_PRIMARY)
+    _slots.check_failover_supported(desired(slot_type='logical', failover=True, state='absent'), PG15_PRIMARY)
+
+
+def test_predict_failover_slot_matches_diff_of_real_slot():
+    want = desired(slot_type='logical', failover=True)
+    predicted = _slots.predict(None, want, PG17_PRIMARY, _slots.plan(None, want, PG17_PRIMARY))
+    assert predicted['failover'] is True and predicted['synced'] is False
+    assert mod.diff_view(predicted) == mod.diff_view(logical(failover=True, synced=False))
+    on_15 = _slots.predict(None, desired(slot_type='logical'), PG15_PRIMARY, [True])
+    assert on_15['failover'] is None and on_15['synced'] is None
 
 
 @pytest.mark.parametrize('current, overrides, server, exc, message', [c[1:] for c in CONFLICT_CASES],

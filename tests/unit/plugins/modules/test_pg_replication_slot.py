@@ -35,6 +35,7 @@ def test_invalid_names(name):
 @pytest.mark.parametrize('overrides, message', [
     (dict(plugin='pgoutput'), 'plugin is only valid with slot_type=logical'),
     (dict(two_phase=False), 'two_phase is only valid with slot_type=logical'),
+    (dict(failover=True), 'failover is only valid with slot_type=logical'),
     (dict(slot_type='logical', immediately_reserve=True), 'immediately_reserve is only valid'),
     (dict(slot_type='logical', plugin=''), 'plugin must not be empty'),
     (dict(wait_timeout=-1), 'wait_timeout'),
@@ -47,7 +48,7 @@ def test_invalid_option_combinations(overrides, message):
 
 @pytest.mark.parametrize('overrides', [
     dict(), dict(immediately_reserve=True), dict(slot_type='logical'), dict(slot_type='logical', plugin='wal2json', two_phase=True),
-    dict(state='absent', terminate_active=True),
+    dict(state='absent', terminate_active=True), dict(slot_type='logical', failover=True, two_phase=True),
 ])
 def test_valid_option_combinations(overrides):
     mod.validate_params(params(**overrides))
@@ -57,7 +58,7 @@ def test_diff_view():
     assert mod.diff_view(None) == {'state': 'absent'}
     view = mod.diff_view(physical(active=True, restart_lsn='0/1'))
     assert view == dict(state='present', slot_name='s1', slot_type='physical', plugin=None, database=None, two_phase=False,
-                        temporary=False)
+                        failover=None, temporary=False)
 
 
 # The module's connection options (shared module_utils, exercised here through the module's argument spec).
@@ -100,6 +101,8 @@ def test_connection_error_never_contains_password():
 @pytest.mark.parametrize('overrides, message', [
     (dict(permanent=True), 'permanent=true needs api_url'),
     (dict(permanent=True, api_url='http://h:8008', slot_type='logical', two_phase=True), 'two_phase=true cannot be used'),
+    (dict(permanent=True, api_url='http://h:8008', slot_type='logical', failover=True),
+     'failover cannot be used with permanent=true.*set permanent=false and failover=true'),
     (dict(api_url='ftp://h'), 'api_url must be an http'),
     (dict(api_url='http://h:8008', api_username='u'), 'api_username and api_password must be set together'),
 ])

@@ -21,6 +21,7 @@ from ansible_collections.pgha.replication.plugins.modules import pg_subscription
 PG15 = dict(version_num=150008)
 PG16 = dict(version_num=160004)
 PG14 = dict(version_num=140011)
+PG17 = dict(version_num=170012)
 SECRET = "pa ss'w\\rd"
 
 
@@ -43,7 +44,7 @@ def sub(**overrides):
     value = dict(oid=16400, name='s1', owner='postgres', enabled=True, publications=['p1'],
                  conninfo={'host': 'h', 'port': '5432', 'dbname': 'app', 'user': 'rep', 'password': SECRET},
                  slot_name='s1', binary=False, streaming='off', synchronous_commit='off', disable_on_error=False,
-                 two_phase=False, two_phase_state='disabled', origin=None, skip_lsn=None)
+                 two_phase=False, two_phase_state='disabled', origin=None, failover=None, skip_lsn=None)
     value.update(overrides)
     return value
 
@@ -63,7 +64,7 @@ def test_public_and_diff_views_mask_the_password():
 def params(**overrides):
     base = dict(name='s1', state='present', publications=None, connection=None, connection_extra=None, enabled=None,
                 slot_name=None, create_slot=None, copy_data=None, binary=None, streaming=None, synchronous_commit=None,
-                disable_on_error=None, two_phase=None, origin=None, refresh=False, skip_lsn=None, drop_slot=True,
+                disable_on_error=None, two_phase=None, origin=None, failover=None, refresh=False, skip_lsn=None, drop_slot=True,
                 wait=False, wait_timeout=300, login_db='app', connect_timeout=10)
     base.update(overrides)
     return base
@@ -153,6 +154,28 @@ PLAN_CASES = [
     ('create with origin on 16', None, dict(CREATE, origin='none', streaming='parallel'), PG16,
      [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1} WITH (streaming = %s, origin = %s)', ('s1', ['p1']),
        (MASKED, 'parallel', 'none'))]),
+    ('create with failover on 17', None, dict(CREATE, slot_name='s1', create_slot=False, failover=True), PG17,
+     [('CREATE SUBSCRIPTION {0} CONNECTION %s PUBLICATION {1} WITH (slot_name = %s, create_slot = %s, failover = %s)',
+       ('s1', ['p1']), (MASKED, 's1', False, True))]),
+    ('failover already as asked', sub(failover=True), dict(failover=True), PG17, []),
+    ('failover of an enabled subscription: disable, set, enable', sub(failover=False), dict(failover=True), PG17,
+     [('ALTER SUBSCRIPTION {0} DISABLE', ('s1',), None),
+      ('ALTER SUBSCRIPTION {0} SET (failover = %s)', ('s1',), (True,)),
+      ('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None)]),
+    ('failover of a disabled subscription', sub(enabled=False, failover=True), dict(failover=False), PG17,
+     [('ALTER SUBSCRIPTION {0} SET (failover = %s)', ('s1',), (False,))]),
+    ('failover and disable', sub(failover=False), dict(failover=True, enabled=False), PG17,
+     [('ALTER SUBSCRIPTION {0} DISABLE', ('s1',), None),
+      ('ALTER SUBSCRIPTION {0} SET (failover = %s)', ('s1',), (True,))]),
+    ('failover, then enable a disabled one', sub(enabled=False, failover=False), dict(failover=True, enabled=True), PG17,
+     [('ALTER SUBSCRIPTION {0} SET (failover = %s)', ('s1',), (True,)),
+      ('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None)]),
+    ('failover then refresh publications on the enabled subscription', sub(failover=False),
+     dict(failover=True, publications=['p2']), PG17,
+     [('ALTER SUBSCRIPTION {0} DISABLE', ('s1',), None),
+      ('ALTER SUBSCRIPTION {0} SET (failover = %s)', ('s1',), (True,)),
+      ('ALTER SUBSCRIPTION {0} ENABLE', ('s1',), None),
+      ('ALTER SUBSCRIPTION {0} SET PUBLICATION {1} WITH (refresh = true)', ('s1', ['p2']), None)]),
     ('exists, nothing set', sub(), dict(), PG15, []),
     ('exists, same everything', sub(), dict(CREATE, enabled=True, binary=False, streaming='off', slot_name='s1',
                                             synchronous_commit='off', disable_on_error=False, two_phase=False,
@@ -265,7 +288,15 @@ REFUSE_CASES = [
     ('create without connection', None, dict(publications=['p']), PG15, InvalidInput, 'set connection to create it'),
     ('create with nothing', None, dict(), PG15, InvalidInput, 'set publications and connection'),
     ('skip on a missing subscription', None, dict(CREATE, skip_lsn='0/1'), PG15, InvalidInput, 'skip_lsn applies to an existing'),
-    ('origin on 15', sub(), dict(origin='none'), PG15, Unsupported, 'origin needs PostgreSQL 16'),
+    ('origin on 15', sub(), dict(origin='none'), PG15, Unsupported,
+     r'origin needs PostgreSQL 16 or later \(the subscriber runs 15\); nothing was changed'),
+    ('origin at creation on 15', None, dict(CREATE, origin='any'), PG15, Unsupported, 'origin needs PostgreSQL 16'),
+    ('failover on 16', sub(), dict(failover=True), PG16, Unsupported,
+     r'failover needs PostgreSQL 17 or later \(the subscriber runs 16\); nothing was changed'),
+    ('failover false on 15', sub(), dict(failover=False), PG15, Unsupported, 'failover needs PostgreSQL 17'),
+    ('failover at creation on 15', None, dict(CREATE, failover=True), PG15, Unsupported, 'failover needs PostgreSQL 17'),
+    ('failover without a slot', sub(enabled=False, slot_name=None), dict(failover=True), PG17, Conflict,
+     'has no slot .slot_name = NONE.*set slot_name'),
     ('parallel on 15', sub(), dict(streaming='parallel'), PG15, Unsupported, 'streaming=parallel needs PostgreSQL 16'),
     ('disable_on_error on 14', sub(), dict(disable_on_error=True), PG14, Unsupported, 'disable_on_error needs PostgreSQL 15'),
     ('two_phase on 14', None, dict(CREATE, two_phase=True), PG14, Unsupported, 'two_phase needs PostgreSQL 15'),
@@ -291,6 +322,20 @@ def test_predict_create_matches_the_read_back():
     real = sub(oid=1, conninfo=_conninfo.parse_conninfo(steps[0].params[0]))
     assert mod.diff_view(predicted) == mod.diff_view(real)
     assert mod.public_view(predicted) == mod.public_view(real)
+
+
+def test_predict_failover_matches_the_read_back():
+    for current, overrides in ((sub(failover=False), dict(failover=True)),
+                               (sub(failover=True, enabled=False), dict(failover=False, enabled=True))):
+        want = desired(**overrides)
+        steps = mod.plan(current, want, PG17)
+        assert steps
+        real = dict(current, **overrides)
+        assert mod.diff_view(mod.predict(current, want, PG17, steps, 'postgres')) == mod.diff_view(real)
+    want = desired(**dict(CREATE, failover=True))
+    predicted = mod.predict(None, want, PG17, mod.plan(None, want, PG17), 'postgres')
+    assert predicted['failover'] is True
+    assert mod.predict(None, desired(**CREATE), PG16, mod.plan(None, desired(**CREATE), PG16), 'postgres')['failover'] is None
 
 
 @pytest.mark.parametrize('overrides', [
