@@ -283,8 +283,8 @@ def test_member_reinit_rebuilds_a_replica_and_leaves_a_healthy_one_alone():
 
 def test_maintenance_pauses_failover_and_resumes():
     """playbooks/maintenance.yml: --check changes nothing; paused, the leader's PostgreSQL stopped under it is
-    neither restarted nor failed over for longer than the TTL; a second pause changes nothing; resumed, Patroni
-    starts PostgreSQL again on the same leader and the cluster is healthy."""
+    neither restarted nor failed over for longer than the TTL; a second pause changes nothing; PostgreSQL started
+    again by hand while paused and then resumed, the same member leads and the cluster is healthy."""
     lead = leader()
     check = run_playbook(MAINTENANCE, "--check", "-e", "maintenance_state=paused")
     assert check.returncode == 0 and "would be paused (changed)" in check.output, check.tail()
@@ -300,6 +300,9 @@ def test_maintenance_pauses_failover_and_resumes():
         conn.close()
         LAB.run(lead, "runuser -u postgres -- /usr/lib/postgresql/%d/bin/pg_ctl -D %s stop -m fast -w"
                 % (LAB.postgresql_version(lead), data_dir), timeout=60)
+        # GET /cluster shows what the members last wrote to the DCS (once per loop_wait).
+        assert wait_for(lambda: next(m for m in cluster()["members"] if m["name"] == lead)["state"] != "running",
+                        timeout=15), cluster()
         ttl = api(lead, "/config")[1]["ttl"]
         deadline = time.monotonic() + ttl + 10
         while time.monotonic() < deadline:
@@ -309,6 +312,9 @@ def test_maintenance_pauses_failover_and_resumes():
             member = next(m for m in state["members"] if m["name"] == lead)
             assert member["state"] != "running", state
             time.sleep(1)
+        # The operator's work is done: PostgreSQL started again by hand, still paused, then resumed.
+        LAB.run(lead, "runuser -u postgres -- /usr/lib/postgresql/%d/bin/pg_ctl -D %s start -w -l /dev/null"
+                % (LAB.postgresql_version(lead), data_dir), timeout=60)
     finally:
         proc = run_playbook(MAINTENANCE, "-e", "maintenance_state=resumed")
     assert proc.returncode == 0 and not cluster().get("pause"), proc.tail()
