@@ -341,6 +341,11 @@ def normalise_cluster(cluster_json, config_json=None):
     )
 
 
+def member_by_name(cluster, name):
+    """The member called ``name`` in a normalised cluster, or None. Pure."""
+    return next((m for m in cluster['members'] if m['name'] == name), None)
+
+
 def read_cluster(client, with_config=True):
     """GET /cluster and, unless told otherwise, GET /config; return normalise_cluster()."""
     cluster_json = client.get_json('/cluster')

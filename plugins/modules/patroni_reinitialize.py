@@ -136,6 +136,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     PatroniClient,
     PgHaError,
     WaitTimeout,
+    member_by_name,
     member_status,
     read_cluster,
     validate_api_params,
@@ -165,10 +166,6 @@ def validate_params(params):
         raise InvalidInput('wait_timeout must be 1 or more')
     return dict(member=member, force=bool(params.get('force')), wait=bool(params.get('wait')),
                 wait_timeout=params.get('wait_timeout') or 600)
-
-
-def member_by_name(cluster, name):
-    return next((m for m in cluster['members'] if m['name'] == name), None)
 
 
 def health(cluster, member):

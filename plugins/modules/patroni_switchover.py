@@ -233,6 +233,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     PgHaError,
     Unsupported,
     WaitTimeout,
+    member_by_name,
     member_status,
     parse_iso8601,
     read_cluster,
@@ -269,13 +270,6 @@ def validate_params(params):
         scheduled_at = parse_iso8601(params['scheduled_at'])
     return dict(leader=params.get('leader'), candidate_any=bool(params.get('candidate_any')), scheduled_at=scheduled_at,
                 wait=bool(params.get('wait')), wait_timeout=params.get('wait_timeout') or 120)
-
-
-def member_by_name(cluster, name):
-    for member in cluster['members']:
-        if member['name'] == name:
-            return member
-    return None
 
 
 def _truthy(value):
