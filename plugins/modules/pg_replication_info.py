@@ -280,9 +280,18 @@ standby:
       description: Whether replay is paused (or a pause is requested).
       type: bool
     pause_state:
-      description: C(pg_get_wal_replay_pause_state()) on PostgreSQL 14 or later, else V(null).
+      description:
+        - C(pg_get_wal_replay_pause_state()) - V(not paused), V(pause requested) or V(paused) (on PostgreSQL 13,
+          V(paused) or V(not paused) from C(pg_is_wal_replay_paused())).
+        - On a delayed standby a requested pause stays V(pause requested) while the startup process waits out
+          C(recovery_min_apply_delay) (RV(standby.startup_wait_event) is V(RecoveryApplyDelay)), and nothing more is
+          applied; see M(pgha.replication.pg_wal_replay).
       type: str
       sample: not paused
+    startup_wait_event:
+      description: What the startup process (replay) waits on, from C(pg_stat_activity), for example V(RecoveryApplyDelay) or V(RecoveryPause).
+      type: str
+      version_added: 0.1.0
     upstream:
       description: The WAL receiver (C(pg_stat_wal_receiver)); V(null) when none is running.
       type: dict
@@ -305,7 +314,6 @@ standby:
 '''
 
 
-from ansible_collections.pgha.replication.plugins.module_utils._conninfo import mask_conninfo_text
 from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
 from ansible_collections.pgha.replication.plugins.module_utils._postgres import (
     POSTGRES,
@@ -316,6 +324,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._postgres import 
     server_facts,
     sql,
 )
+from ansible_collections.pgha.replication.plugins.module_utils._replay import read_standby_state
 from ansible_collections.pgha.replication.plugins.module_utils._slots import CURRENT_LSN, read_slots
 
 HEALTHY = 'healthy'
@@ -393,27 +402,6 @@ def read_standbys(conn, threshold_seconds, threshold_bytes):
             (row['write_lag_bytes'], row['flush_lag_bytes'], row['replay_lag_bytes']),
             threshold_seconds, threshold_bytes)
     return rows
-
-
-def read_standby_state(conn, version):
-    pause_state = sql.SQL('pg_get_wal_replay_pause_state()' if version >= 140000 else 'NULL::text')
-    state = fetch_one(conn, sql.SQL(
-        'SELECT pg_last_wal_receive_lsn()::text AS receive_lsn, pg_last_wal_replay_lsn()::text AS replay_lsn, '
-        'pg_last_xact_replay_timestamp() AS last_replay_timestamp, '
-        'extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_delay_seconds, '
-        'pg_is_wal_replay_paused() AS paused, {0} AS pause_state, '
-        "(SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'recovery_min_apply_delay') AS recovery_min_apply_delay_ms"
-    ).format(pause_state))
-    if state['last_replay_timestamp'] is not None:
-        state['last_replay_timestamp'] = state['last_replay_timestamp'].isoformat()
-    if state['pause_state'] is not None:
-        state['paused'] = state['paused'] or state['pause_state'] != 'not paused'
-    state['is_delayed'] = (state['recovery_min_apply_delay_ms'] or 0) > 0
-    upstream = fetch_one(conn, 'SELECT status, sender_host, sender_port, slot_name, conninfo FROM pg_catalog.pg_stat_wal_receiver')
-    if upstream is not None:
-        upstream['conninfo'] = mask_conninfo_text(upstream['conninfo'])
-    state['upstream'] = upstream
-    return state
 
 
 def read_info(conn, params):
