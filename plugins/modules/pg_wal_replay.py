@@ -179,7 +179,10 @@ def run(module, conn):
         after = predict(before, params['state'], steps)
     else:
         queries = apply(conn, steps)
-        read = lambda: read_standby_state(conn, version)  # noqa: E731
+
+        def read():
+            return read_standby_state(conn, version)
+
         if params['state'] == 'paused' and params['wait']:
             after = wait_for_pause(read, params['wait_timeout'])
         else:
