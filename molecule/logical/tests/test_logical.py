@@ -164,6 +164,53 @@ def test_the_native_slot_is_a_failover_slot_synchronised_by_the_replica():
     assert '"failover": true' in proc.stdout and '"synced": ' in proc.stdout, proc.tail()
 
 
+def test_slot_hygiene_knows_what_patroni_keeps_and_refuses_it(tmp_path):
+    """playbooks/slot_hygiene.yml on the Patroni cluster: the leader's slots carry who keeps them (permanent, the
+    replica's member slot, the native failover slot left to PostgreSQL); a slot made by SQL is flagged as unknown to
+    Patroni and may be dropped once confirmed; a permanent slot and a member slot are refused, with what to do
+    instead, before anything is dropped."""
+    old = leader()
+    replica = [n for n in SOURCE if n != old][0]
+    report_file = str(tmp_path / "report.json")
+    slot_count = "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s"
+
+    def hygiene(*args):
+        proc = run_playbook("playbooks/slot_hygiene.yml", "-e", "slot_hygiene_file=" + report_file, *args)
+        assert proc.returncode == 0, proc.tail()
+        with open(report_file) as handle:
+            return proc, json.load(handle)
+
+    query(lambda **k: member(old), "SELECT pg_create_physical_replication_slot('stray_tool', true)")
+    try:
+        proc, report = hygiene()
+        owners = dict((row["slot_name"], row["owner"]) for row in report["rows"])
+        assert owners == {"eu_orders": "permanent", "inventory": "permanent", NATIVE: "failover",
+                          replica: "member %s" % replica, "stray_tool": "unknown"}, owners
+        assert report["flagged"] == ["stray_tool"], report["flagged"]
+        assert "unknown to Patroni" in " ".join(proc.stdout.split()), proc.tail()
+
+        for name, words in (("eu_orders", "pg_replication_slot name=eu_orders permanent=true state=absent"),
+                            (replica, "the slot Patroni keeps for member %s" % replica)):
+            proc = run_playbook("playbooks/slot_hygiene.yml", "-e", "slot_hygiene_drop=stray_tool,%s" % name,
+                                "-e", "slot_hygiene_confirm=stray_tool,%s" % name)
+            assert proc.returncode != 0, proc.tail()
+            assert words in " ".join(proc.output.split()) and "Nothing was dropped" in proc.output, proc.tail()
+            assert query(lambda **k: member(old), slot_count, (name,)) == [(1,)]
+            assert query(lambda **k: member(old), slot_count, ("stray_tool",)) == [(1,)]
+
+        confirm = ("-e", "slot_hygiene_drop=stray_tool", "-e", "slot_hygiene_confirm=stray_tool")
+        proc, report = hygiene(*confirm)
+        assert sum(proc.changed.values()) == 1 and report["drop"] == ["stray_tool"], proc.tail()
+        assert query(lambda **k: member(old), slot_count, ("stray_tool",)) == [(0,)]
+        proc, report = hygiene(*confirm)
+        assert sum(proc.changed.values()) == 0 and report["absent"] == ["stray_tool"], proc.tail()
+    finally:
+        query(lambda **k: member(old), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+              "WHERE slot_name = 'stray_tool'")
+    status, config = LAB.api("pub1", "/config")
+    assert status == 200 and sorted(config["slots"]) == ["eu_orders", "inventory"], config.get("slots")
+
+
 def test_check_mode_on_the_converged_lab_changes_nothing():
     """The idempotence step proved a real re-run changes nothing; --check must predict the same."""
     proc = run_playbook("playbooks/logical.yml", "--check", "--diff")
