@@ -67,19 +67,20 @@ def flags_of(slot, threshold, owner):
 
 
 def refusal(slot, owner):
-    """Why the slot may not be dropped by slot_hygiene, with what to do instead; None when it may."""
+    """Why the slot may not be dropped by slot_hygiene, with what to do instead; None when it may. What Patroni keeps
+    comes first: it creates such a slot again, active or not."""
     name = slot['slot_name']
-    if slot.get('active'):
-        return ('slot %s is active (pid %s): stop its consumer first, or drop it with pgha.replication.pg_replication_slot '
-                'name=%s state=absent terminate_active=true' % (name, slot.get('active_pid'), name))
-    if slot.get('temporary'):
-        return 'slot %s is temporary: it goes away when the session that made it ends' % name
     if owner == 'permanent':
         return ('slot %s is a Patroni permanent slot (Patroni creates it again): remove it from the configuration with '
                 'pgha.replication.pg_replication_slot name=%s permanent=true state=absent' % (name, name))
     if owner and owner.startswith('member '):
         return ('slot %s is the slot Patroni keeps for %s (Patroni creates it again): remove the member from the '
                 'cluster instead' % (name, owner))
+    if slot.get('active'):
+        return ('slot %s is active (pid %s): stop its consumer first, or drop it with pgha.replication.pg_replication_slot '
+                'name=%s state=absent terminate_active=true' % (name, slot.get('active_pid'), name))
+    if slot.get('temporary'):
+        return 'slot %s is temporary: it goes away when the session that made it ends' % name
     return None
 
 

@@ -60,7 +60,7 @@ def test_refuses_active_and_temporary_slots_saying_what_to_do():
 def test_patroni_permanent_member_ignored_and_unknown_slots():
     patroni = dict(permanent={'etl': {'type': 'logical', 'database': 'app', 'plugin': 'pgoutput'}},
                    ignore_slots=[{'name': 'backup_tool', 'type': 'physical'}], members=['pg1', 'pg-2.dc'])
-    slots = [slot('etl', 'logical', database='app', plugin='pgoutput'), slot('pg_2_dc'), slot('backup_tool'),
+    slots = [slot('etl', 'logical', active=True, database='app', plugin='pgoutput'), slot('pg_2_dc', active=True), slot('backup_tool'),
              slot('stray', retained=10)]
     result = slot_hygiene(slots, drop=['etl', 'pg_2_dc', 'backup_tool', 'stray'], patroni=patroni)
     assert [row['owner'] for row in result['rows']] == ['permanent', 'member pg-2.dc', 'ignored', 'unknown']
