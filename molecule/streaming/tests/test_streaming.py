@@ -267,6 +267,9 @@ def test_slot_hygiene_reports_flags_and_drops_only_a_confirmed_inactive_slot(nod
         with open(report_file) as handle:
             return proc, json.load(handle)
 
+    def hygiene_run(*args):
+        return hygiene(*args)[0]
+
     psql(pg1, "SELECT pg_create_physical_replication_slot('stray_etl', true)")
     try:
         psql(pg1, "CREATE TABLE slot_hygiene_probe AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g")
@@ -281,19 +284,19 @@ def test_slot_hygiene_reports_flags_and_drops_only_a_confirmed_inactive_slot(nod
         assert re.search(r"stray_etl\s+physical\s+no\s+\d+\s+reserved", proc.stdout), proc.tail()
 
         # Bad requests fail before anything is dropped, naming what to fix.
-        proc, _ = hygiene("-e", "slot_hygiene_drop=stray_etl")
+        proc = hygiene_run("-e", "slot_hygiene_drop=stray_etl")
         assert proc.returncode != 0 and "slot_hygiene_confirm" in proc.output, proc.tail()
-        proc, _ = hygiene("-e", "slot_hygiene_drop=stray_etl,pg2", "-e", "slot_hygiene_confirm=pg2,stray_etl")
+        proc = hygiene_run("-e", "slot_hygiene_drop=stray_etl,pg2", "-e", "slot_hygiene_confirm=pg2,stray_etl")
         assert proc.returncode != 0, proc.tail()
         assert "slot pg2 is active (pid" in " ".join(proc.output.split()) and "Nothing was dropped" in proc.output, proc.tail()
         assert psql(pg1, exists) == [["1"]]
 
         confirm = ("-e", "slot_hygiene_drop=stray_etl", "-e", "slot_hygiene_confirm=stray_etl")
-        proc, _ = hygiene("--check", *confirm)
+        proc = hygiene_run("--check", *confirm)
         assert proc.returncode == 0 and sum(proc.changed.values()) == 1, proc.tail()
         assert "pg1: would drop stray_etl" in " ".join(proc.stdout.split()), proc.tail()
         assert psql(pg1, exists) == [["1"]]
-        proc, _ = hygiene(*confirm)
+        proc = hygiene_run(*confirm)
         assert proc.returncode == 0 and sum(proc.changed.values()) == 1, proc.tail()
         assert "pg1: dropped stray_etl" in " ".join(proc.stdout.split()), proc.tail()
         assert psql(pg1, exists) == [["0"]]
