@@ -9,6 +9,10 @@ cd "$repo"
 version=$("$bin/python" -c 'from ansible.release import __version__ as v; print(v)')
 echo "core-range: ansible-core $version ($bin)"
 "$bin/python" -m pytest -p no:cacheprovider tests/unit -q
+# cryptography 51 deprecates DSA, and ansible-core 2.19's SSH agent module imports it: that
+# warning comes from ansible-core's own import, whatever plugin is documented, so it is not one
+# of ours and is filtered by its message (any other warning still fails the check).
+export PYTHONWARNINGS='ignore:DSA is deprecated'
 count=0
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
