@@ -341,6 +341,11 @@ def normalise_cluster(cluster_json, config_json=None):
     )
 
 
+def member_base(api_url):
+    """The REST API root of a member from its api_url in GET /cluster (which ends in /patroni). Pure."""
+    return re.sub(r'/patroni/?$', '', api_url.rstrip('/'))
+
+
 def member_by_name(cluster, name):
     """The member called ``name`` in a normalised cluster, or None. Pure."""
     return next((m for m in cluster['members'] if m['name'] == name), None)

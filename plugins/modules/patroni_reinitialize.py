@@ -121,7 +121,6 @@ diff:
   type: dict
 '''
 
-import re
 import time
 
 from ansible_collections.pgha.replication.plugins.module_utils._module import ModuleFrame
@@ -136,6 +135,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     PatroniClient,
     PgHaError,
     WaitTimeout,
+    member_base,
     member_by_name,
     member_status,
     read_cluster,
@@ -204,11 +204,6 @@ def plan(cluster, desired):
             return True, 'force'
         return False, '%s streams on timeline %s, %s bytes behind' % (name, member['timeline'], member['lag'])
     return True, problem
-
-
-def member_base(api_url):
-    """The REST API root of a member from its api_url in GET /cluster (which ends in /patroni). Pure."""
-    return re.sub(r'/patroni/?$', '', api_url.rstrip('/'))
 
 
 def request_reinitialize(client, member):

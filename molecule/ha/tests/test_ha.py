@@ -15,6 +15,7 @@ PATRONI_ONLY = "molecule/ha/patroni_only.yml"
 SYNC_MODE = "molecule/ha/sync_mode.yml"
 MAINTENANCE = "playbooks/maintenance.yml"
 MEMBER_REINIT = "playbooks/member_reinit.yml"
+ROLLING_RESTART = "playbooks/rolling_restart.yml"
 LAB = Lab(ADDRESS)
 CA = LAB.ca
 secret = LAB.secret
@@ -279,6 +280,71 @@ def test_member_reinit_rebuilds_a_replica_and_leaves_a_healthy_one_alone():
     assert wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=60), cluster()
     again = run_playbook(MEMBER_REINIT, *confirm)
     assert again.returncode == 0 and set(again.changed.values()) == {0}, again
+
+
+def set_parameter(name, value):
+    """A cluster-wide PostgreSQL parameter in the DCS, as `patronictl edit-config` sets it (None removes it)."""
+    status, dummy = api(leader(), "/config", method="PATCH", auth=("patroni", secret("restapi")),
+                        body={"postgresql": {"parameters": {name: value}}})
+    assert status == 200, status
+
+
+def start_times():
+    """Each member's PostgreSQL start time, from its own REST API."""
+    return dict((name, api(name, "/patroni")[1]["postmaster_start_time"]) for name in NODES)
+
+
+def pending():
+    return sorted(m["name"] for m in cluster()["members"] if m.get("pending_restart"))
+
+
+def test_rolling_restart_restarts_replicas_first_then_switches_over_and_restarts_the_old_leader():
+    """playbooks/rolling_restart.yml: with nothing pending it changes nothing; a restart-only parameter (wal_buffers)
+    changed in the DCS makes every member pending; --check restarts nothing; the run restarts the asynchronous
+    replica, then the synchronous standby, each streaming again, switches over to a synchronous standby and
+    restarts the old leader last; every member then runs with the new value, nothing is pending, and a second
+    run changes nothing. The parameter is then removed again the same way."""
+    idle = run_playbook(ROLLING_RESTART)
+    assert idle.returncode == 0 and set(idle.changed.values()) == {0}, idle
+    assert "nothing to restart: no member has a pending restart" in idle.output, idle
+    old = leader()
+    state = cluster()
+    sync = next(m["name"] for m in state["members"] if m["role"] == "sync_standby")
+    replica = next(m["name"] for m in state["members"] if m["role"] == "replica")
+    try:
+        set_parameter("wal_buffers", "1MB")
+        assert wait_for(lambda: pending() == sorted(NODES), timeout=30), cluster()
+        before = start_times()
+        check = run_playbook(ROLLING_RESTART, "--check")
+        assert check.returncode == 0, check
+        said = " ".join(check.output.split())
+        assert "%s would restart, %s would restart, %s would restart" % (replica, sync, old) in said, check
+        assert start_times() == before and pending() == sorted(NODES) and leader() == old
+        proc = run_playbook(ROLLING_RESTART)
+        assert proc.returncode == 0, proc
+        said = " ".join(proc.output.split())
+        assert "%s restarted in" % replica in said and "%s restarted in" % sync in said, proc
+        assert "leader %s -> %s" % (old, sync) in said, proc
+        after = start_times()
+        assert all(after[name] != before[name] for name in NODES), (before, after)
+        # One at a time, in order: the asynchronous replica, the synchronous standby, the old leader.
+        assert after[replica] < after[sync] < after[old], after
+        assert leader() == sync and pending() == []
+        for name in NODES:
+            with connect(name) as conn, conn.cursor() as cur:
+                cur.execute("SHOW wal_buffers")
+                assert cur.fetchone()[0] == "1MB", name
+            conn.close()
+        assert wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=60), cluster()
+        again = run_playbook(ROLLING_RESTART)
+        assert again.returncode == 0 and set(again.changed.values()) == {0}, again
+    finally:
+        set_parameter("wal_buffers", None)
+        # Pending again once the members have seen it (none are when the run stopped before any restart).
+        wait_for(lambda: len(pending()) == 3, timeout=30)
+        restore = run_playbook(ROLLING_RESTART)
+    assert restore.returncode == 0, restore
+    assert pending() == [] and wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=60), cluster()
 
 
 def test_maintenance_pauses_failover_and_resumes():

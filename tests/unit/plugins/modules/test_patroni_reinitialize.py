@@ -86,7 +86,7 @@ def test_refusals(view, name, message):
     ('https://127.0.1.3:8008', 'https://127.0.1.3:8008'),
 ])
 def test_member_base(api_url, base):
-    assert mod.member_base(api_url) == base
+    assert _patroni.member_base(api_url) == base
 
 
 @pytest.mark.parametrize('status, expected', [
