@@ -9,17 +9,11 @@ patroni_config and patroni_cluster_info) returned and decides; the playbook slot
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import re
-
 from ansible.errors import AnsibleFilterError
+# The slot Patroni keeps for a member, named as Patroni names it: one definition for the modules and this filter.
+from ansible_collections.pgha.replication.plugins.module_utils._patroni_slots import member_slot_name
 
 DEFAULT_THRESHOLD = 5 * 1024 ** 3
-
-
-def member_slot_name(member):
-    """The slot Patroni keeps for a member: its name in lower case, every character other than a-z, 0-9 and _
-    replaced by _, at most 63 characters (Patroni's slot_name_from_member_name)."""
-    return re.sub(r'[^a-z0-9_]', '_', member.lower())[:63]
 
 
 def ignored_by(slot, ignore_slots):

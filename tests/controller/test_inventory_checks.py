@@ -124,6 +124,20 @@ def test_pgbackrest_repository_group_only_with_a_repository_host(tmp_path):
     assert rc == 0, out
 
 
+@pytest.mark.parametrize("extra, message", [
+    (("-e", "member_remove_host=db2"), "member_remove_confirm to the same name (got member_remove_host='db2', "
+                                       "member_remove_confirm='')"),
+    (("-e", "member_remove_host=db9", "-e", "member_remove_confirm=db9"),
+     "it must be a host of member_remove_hosts=patroni (db1, db2)"),
+    (("-e", "member_remove_host=db2", "-e", "member_remove_confirm=db2", "-e", "member_remove_wait_timeout=0"),
+     "member_remove_wait_timeout is 1 or more seconds. Nothing was changed."),
+])
+def test_member_remove_refuses_a_bad_request_before_any_host_is_contacted(tmp_path, extra, message):
+    rc, out = run("member_remove", inventory(tmp_path, {"patroni": ["db1", "db2"]}, dict(SECRETS, pgha_patroni_api_password="a")),
+                  *extra)
+    assert rc != 0 and message in out, out
+
+
 def test_right_inventory_passes_the_check(tmp_path):
     rc, out = run("site", inventory(tmp_path, {"patroni": ["db1"], "etcd": ["db1"], "haproxy": ["lb1"]}, SECRETS),
                   "--limit", "localhost")

@@ -16,6 +16,7 @@ SYNC_MODE = "molecule/ha/sync_mode.yml"
 MAINTENANCE = "playbooks/maintenance.yml"
 MEMBER_REINIT = "playbooks/member_reinit.yml"
 ROLLING_RESTART = "playbooks/rolling_restart.yml"
+MEMBER_REMOVE = "playbooks/member_remove.yml"
 LAB = Lab(ADDRESS)
 CA = LAB.ca
 secret = LAB.secret
@@ -289,9 +290,13 @@ def set_parameter(name, value):
     assert status == 200, status
 
 
-def start_times():
+def start_times_of(names):
     """Each member's PostgreSQL start time, from its own REST API."""
-    return dict((name, api(name, "/patroni")[1]["postmaster_start_time"]) for name in NODES)
+    return dict((name, api(name, "/patroni")[1]["postmaster_start_time"]) for name in names)
+
+
+def start_times():
+    return start_times_of(NODES)
 
 
 def pending():
@@ -345,6 +350,72 @@ def test_rolling_restart_restarts_replicas_first_then_switches_over_and_restarts
         restore = run_playbook(ROLLING_RESTART)
     assert restore.returncode == 0, restore
     assert pending() == [] and wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=60), cluster()
+
+
+def slot_on(node, name):
+    with connect(node) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (name,))
+        found = cur.fetchone()[0]
+    conn.close()
+    return found
+
+
+def test_member_remove_takes_a_replica_out_and_refuses_the_leader_and_too_few_members():
+    """playbooks/member_remove.yml: without the confirmation, and for the leader, it fails naming what to do; --check
+    changes nothing; the run stops and disables Patroni and PgBouncer on the replica, which leaves the DCS, drops the
+    leader's slot for it (still gone two HA loops later) and renders HAProxy without it, while no other member's
+    PostgreSQL restarts; removing the last replica is then refused (synchronous mode needs two members), and a
+    second run changes nothing. The member is then started again and HAProxy rendered with it."""
+    lead = leader()
+    state = cluster()
+    replica = next(m["name"] for m in state["members"] if m["role"] == "replica")
+    sync = next(m["name"] for m in state["members"] if m["role"] == "sync_standby")
+    unconfirmed = run_playbook(MEMBER_REMOVE, "-e", "member_remove_host=" + replica)
+    assert unconfirmed.returncode != 0 and "member_remove_confirm to the same name" in unconfirmed.output, unconfirmed
+    the_leader = run_playbook(MEMBER_REMOVE, "-e", "member_remove_host=" + lead, "-e", "member_remove_confirm=" + lead)
+    assert the_leader.returncode != 0, the_leader
+    assert "%s is the leader: switch over first" % lead in " ".join(the_leader.output.split()), the_leader
+    confirm = ("-e", "member_remove_host=" + replica, "-e", "member_remove_confirm=" + replica)
+    haproxy_cfg = LAB.host("lb1").file("/etc/haproxy/haproxy.cfg")
+    config_before = haproxy_cfg.content_string
+    assert "server %s " % replica in config_before
+    started = start_times()
+    check = run_playbook(MEMBER_REMOVE, "--check", *confirm)
+    assert check.returncode == 0, check
+    assert "%s: would be taken out of the cluster" % replica in " ".join(check.output.split()), check
+    assert len(cluster()["members"]) == 3 and haproxy_cfg.content_string == config_before
+    assert LAB.run(replica, "systemctl is-active patroni.service").strip() == "active"
+    try:
+        proc = run_playbook(MEMBER_REMOVE, *confirm)
+        assert proc.returncode == 0, proc
+        said = " ".join(proc.output.split())
+        assert "%s: taken out of the cluster; stopped and disabled: patroni.service, pgbouncer.service" % replica in said
+        assert sorted(m["name"] for m in cluster()["members"]) == sorted([lead, sync])
+        assert LAB.run(replica, "systemctl is-active patroni.service pgbouncer.service", check=False).split() == [
+            "inactive", "inactive"]
+        assert LAB.run(replica, "systemctl is-enabled patroni.service", check=False).strip() == "disabled"
+        assert slot_on(lead, replica) == 0
+        loop_wait = api(lead, "/config")[1]["loop_wait"]
+        time.sleep(2 * loop_wait + 1)
+        assert slot_on(lead, replica) == 0, "Patroni created the slot of the removed member again"
+        config_after = haproxy_cfg.content_string
+        assert "server %s " % replica not in config_after and "server %s " % sync in config_after, config_after
+        now = start_times_of([lead, sync])
+        assert now == dict((name, started[name]) for name in (lead, sync)), (started, now)
+        assert wait_for(lambda: LAB.healthy(2, sync_standby=True), timeout=30), cluster()
+        last = run_playbook(MEMBER_REMOVE, "-e", "member_remove_host=" + sync, "-e", "member_remove_confirm=" + sync)
+        assert last.returncode != 0, last
+        assert ("removing %s leaves 1 member(s) (%s) and synchronous_mode=on with synchronous_node_count=1 needs 2"
+                % (sync, lead)) in " ".join(last.output.split()), last
+        again = run_playbook(MEMBER_REMOVE, *confirm)
+        assert again.returncode == 0 and set(again.changed.values()) == {0}, again
+        assert "%s: not in the cluster (already removed)" % replica in " ".join(again.output.split()), again
+    finally:
+        LAB.run(replica, "systemctl enable --now patroni.service pgbouncer.service", timeout=60)
+        restore = run_playbook("playbooks/site.yml", "--tags", "haproxy")
+    assert restore.returncode == 0, restore
+    assert wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=120, step=2), cluster()
+    assert haproxy_cfg.content_string == config_before
 
 
 def test_maintenance_pauses_failover_and_resumes():

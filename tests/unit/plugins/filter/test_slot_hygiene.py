@@ -89,6 +89,7 @@ def test_a_logical_failover_slot_is_left_to_postgresql_not_flagged():
 
 def test_member_slot_name_follows_patroni():
     assert member_slot_name('PG-1.example') == 'pg_1_example'
+    assert member_slot_name('pg@1') == 'pgu00641'
     assert len(member_slot_name('a' * 80)) == 63
 
 
