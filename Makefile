@@ -125,7 +125,7 @@ $(BUILD)/venv-builder/.installed:
 $(BUILD)/venv-core-$(CORE_MIN)/.installed:
 	@rm -rf $(@D) && python3 -m venv $(@D)
 	$(@D)/bin/pip install -q --upgrade pip
-	$(@D)/bin/pip install -q 'ansible-core==$(CORE_MIN).*' pytest psycopg2-binary jmespath cryptography
+	$(@D)/bin/pip install -q 'ansible-core==$(CORE_MIN).*' pytest psycopg2-binary jmespath cryptography matplotlib
 	@touch $@
 
 # Build the tarball as Galaxy gets it, check it holds only what users run, and run the Galaxy

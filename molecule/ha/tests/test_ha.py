@@ -17,6 +17,7 @@ MAINTENANCE = "playbooks/maintenance.yml"
 MEMBER_REINIT = "playbooks/member_reinit.yml"
 ROLLING_RESTART = "playbooks/rolling_restart.yml"
 MEMBER_REMOVE = "playbooks/member_remove.yml"
+FAILOVER_DRILL = "playbooks/failover_drill.yml"
 LAB = Lab(ADDRESS)
 CA = LAB.ca
 secret = LAB.secret
@@ -416,6 +417,45 @@ def test_member_remove_takes_a_replica_out_and_refuses_the_leader_and_too_few_me
     assert restore.returncode == 0, restore
     assert wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=120, step=2), cluster()
     assert haproxy_cfg.content_string == config_before
+
+
+def test_failover_drill_kills_the_leader_under_writes_and_reports_rto_rpo_as_json_and_png(tmp_path):
+    """playbooks/failover_drill.yml: without the cluster's name, or with another, it fails before anything is done;
+    --check fails nothing; a kill drill (SIGKILL to Patroni and PostgreSQL on the leader) with the lab user writing
+    through HAProxy's 5000 elects another leader, brings the old one back as a streaming replica, and writes a
+    JSON report (verdict pass, RPO 0, an RTO, the timeline) and a PNG into the directory named."""
+    login = ("-e", "failover_drill_login_user=lab", "-e", "failover_drill_login_password=" + secret("lab"),
+             "-e", "failover_drill_dir=%s" % tmp_path)
+    scope = cluster()["scope"]
+    unconfirmed = run_playbook(FAILOVER_DRILL, *login)
+    assert unconfirmed.returncode != 0 and "set failover_drill_confirm to the cluster's name" in unconfirmed.output
+    wrong = run_playbook(FAILOVER_DRILL, *login, "-e", "failover_drill_confirm=other")
+    assert wrong.returncode != 0, wrong
+    assert "failover_drill_confirm is other, but this cluster is %s" % scope in " ".join(wrong.output.split()), wrong
+    old = leader()
+    confirm = ("-e", "failover_drill_confirm=" + scope, "-e", "failover_drill_mode=kill")
+    check = run_playbook(FAILOVER_DRILL, "--check", *login, *confirm)
+    assert check.returncode == 0, check
+    assert "would kill Patroni and PostgreSQL on the leader %s" % old in " ".join(check.output.split()), check
+    assert leader() == old and list(tmp_path.iterdir()) == []
+    proc = run_playbook(FAILOVER_DRILL, *login, *confirm)
+    assert proc.returncode == 0, proc
+    reports = sorted(tmp_path.glob("drill-*-kill.json"))
+    assert len(reports) == 1, list(tmp_path.iterdir())
+    with open(reports[0], encoding="utf-8") as handle:
+        report = json.load(handle)
+    print("kill drill: RTO %s s, RPO %s, %s acknowledged, %s client errors" % (
+        report["rto_seconds"], report["rpo_writes"], report["acknowledged"], report["errors"]["count"]))
+    assert report["verdict"] == "pass" and report["rpo_writes"] == 0, report["reasons"]
+    assert report["rto_seconds"] > 0 and report["acknowledged"] > 100
+    names = [event["name"] for event in report["timeline"]]
+    assert names[0] == "induced" and names[1].startswith("new leader ") and names[2] == "%s rejoined" % old, names
+    assert report["drill"]["old_leader"] == old and report["drill"]["new_leader"] != old
+    with open(str(reports[0])[:-len(".json")] + ".png", "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert leader() not in (None, old)
+    assert wait_for(lambda: LAB.healthy(3, sync_standby=True), timeout=60), cluster()
+    assert "%s drill on %s: PASS" % ("kill", scope) in " ".join(proc.output.split()), proc
 
 
 def test_maintenance_pauses_failover_and_resumes():
