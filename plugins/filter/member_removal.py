@@ -48,6 +48,12 @@ def member_removal(cluster, member):
         elif leader is None:
             problems.append('the cluster has no leader: a member is removed from a running cluster only (members: %s)'
                             % (', '.join(sorted(names)) or 'none'))
+        away = sorted('%s (%s)' % (m.get('name'), m.get('state')) for m in cluster['members']
+                      if m.get('name') != member and m.get('state') not in ('running', 'streaming'))
+        if away:
+            problems.append('not running: %s - wait until every other member runs: the slot of %s is dropped with '
+                            "Patroni's member_slots_ttl at 0 for a moment, which drops the slot of a member that is "
+                            'away too' % (', '.join(away), member))
         need, what = synchronous_need(cluster.get('config'))
         if what and len(remaining) < need:
             problems.append('removing %s leaves %d member(s) (%s) and %s needs %d: lower synchronous_node_count '

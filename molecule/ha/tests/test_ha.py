@@ -330,12 +330,14 @@ def test_rolling_restart_restarts_replicas_first_then_switches_over_and_restarts
         assert proc.returncode == 0, proc
         said = " ".join(proc.output.split())
         assert "%s restarted in" % replica in said and "%s restarted in" % sync in said, proc
-        assert "leader %s -> %s" % (old, sync) in said, proc
+        # The new leader is the synchronous standby of the moment (Patroni names another while one restarts).
+        new = leader()
+        assert new not in (None, old) and "leader %s -> %s" % (old, new) in said, proc
         after = start_times()
         assert all(after[name] != before[name] for name in NODES), (before, after)
         # One at a time, in order: the asynchronous replica, the synchronous standby, the old leader.
         assert after[replica] < after[sync] < after[old], after
-        assert leader() == sync and pending() == []
+        assert pending() == []
         for name in NODES:
             with connect(name) as conn, conn.cursor() as cur:
                 cur.execute("SHOW wal_buffers")

@@ -61,6 +61,15 @@ def test_a_cluster_without_a_leader_is_refused():
     assert member_removal(view, 'pg3')['problems'][0].startswith('the cluster has no leader')
 
 
+def test_a_member_that_is_away_is_refused():
+    view = cluster()
+    view['members'][1]['state'] = 'stopped'
+    problems = member_removal(view, 'pg3')['problems']
+    assert problems == ["not running: pg2 (stopped) - wait until every other member runs: the slot of pg3 is dropped "
+                        "with Patroni's member_slots_ttl at 0 for a moment, which drops the slot of a member that is "
+                        "away too"]
+
+
 def test_the_slot_is_named_as_patroni_names_it():
     view = cluster((('pg1', 'leader'), ('PG-4.dc1', 'replica'), ('pg2', 'replica')), synchronous_mode=False)
     assert member_removal(view, 'PG-4.dc1')['slot'] == 'pg_4_dc1'
