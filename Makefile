@@ -192,7 +192,7 @@ bench-backup: lab-env
 # The module tests (real PostgreSQL, PgBouncer, Patroni on 127.0.0.1 and 127.0.3.x) and the
 # controller-only gates (inventory checks, Galaxy importer, execution environment, ansible-core
 # range) run one after another in the background, alongside the Molecule scenarios (127.0.1.x,
-# 127.0.2.x, 127.0.4.x): they share no address, and Molecule, the longest, mostly waits on
+# 127.0.2.x, 127.0.4.x, 127.0.5.x): they share no address, and Molecule, the longest, mostly waits on
 # servers. -k: every background gate runs even after one failed. Their output is printed when
 # both are done.
 BACKGROUND_GATES := server-tests controller-tests galaxy-import ee-create core-range

@@ -12,9 +12,9 @@ set -uo pipefail
 
 # One lane a line; scenarios of a lane run in order.
 lanes=(
-  "ha streaming"   # pg1..pg4, lb1 on 127.0.1.x (the `make lab` topologies)
-  "logical"        # pub1, pub2, sub1 on 127.0.2.x
-  "backup"         # bk1..bk3, backup1 on 127.0.4.x
+  "ha"                 # pg1..pg3, lb1 on 127.0.1.x (the longest: alone in its lane)
+  "logical streaming"  # pub1, pub2, sub1 on 127.0.2.x; then st1..st4 on 127.0.5.x
+  "backup"             # bk1..bk3, backup1 on 127.0.4.x
 )
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
