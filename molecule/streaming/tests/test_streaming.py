@@ -49,7 +49,7 @@ def ansible_playbook(*args):
     """Run playbooks/streaming.yml, which must succeed; changed count per host."""
     proc = run_playbook(PLAYBOOK, *args)
     assert proc.returncode == 0, proc.tail()
-    recap = {host: changed for host, changed in proc.changed.items() if re.match(r"pg\d$", host)}
+    recap = {host: changed for host, changed in proc.changed.items() if re.match(r"st\d$", host)}
     assert recap, proc.tail()
     return recap, proc.stdout
 
@@ -175,7 +175,7 @@ def test_replication_report_shows_the_topology(tmp_path):
     out_file = tmp_path / "report.json"
     proc = run_playbook("playbooks/replication_report.yml", "-e", "replication_report_file=%s" % out_file)
     assert proc.returncode == 0, proc.tail()
-    assert re.search(r"st4\s+127\.0\.1\.4\s+standby\s+st3\s+async\s+streaming", proc.stdout), proc.tail()
+    assert re.search(r"st4\s+127\.0\.5\.4\s+standby\s+st3\s+async\s+streaming", proc.stdout), proc.tail()
     report = json.loads(out_file.read_text())
     by_node = {row["node"]: row for row in report["nodes"]}
     assert by_node["st1"]["role"] == "primary"
