@@ -80,6 +80,7 @@ attributes:
   check_mode:
     description: Checks O(dest) and matplotlib; writes nothing.
     support: partial
+    details: In check mode the module only checks that O(dest) can be written and that matplotlib imports.
   diff_mode:
     description: It records or reports rather than manage a state, so there is no diff.
     support: none
@@ -162,7 +163,7 @@ from ansible_collections.pgha.replication.plugins.module_utils._module import Mo
 try:
     import matplotlib
     matplotlib.use('Agg')
-    import matplotlib.pyplot as pyplot
+    from matplotlib import pyplot
     HAS_MATPLOTLIB = True
     MATPLOTLIB_ERROR = None
 except ImportError:

@@ -59,6 +59,7 @@ attributes:
   check_mode:
     description: Writes nothing and returns empty lists (what it would acknowledge cannot be predicted).
     support: partial
+    details: In check mode the module connects to nothing and writes no row; its lists are empty.
   diff_mode:
     description: It records or reports rather than manage a state, so there is no diff.
     support: none

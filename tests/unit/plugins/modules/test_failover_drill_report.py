@@ -47,8 +47,8 @@ def test_error_summary_counts_distinct_messages():
 
 def test_a_drill_within_its_targets_passes():
     times = [100.0 + 0.1 * i for i in range(50)] + [110.0 + 0.1 * i for i in range(50)]
-    report = mod.build_report(writer(times), list(range(1, 101)), [dict(name='induced', at=105.0),
-                                                                    dict(name='new leader pg2', at=109.5)], 30, 0, {})
+    events = [dict(name='induced', at=105.0), dict(name='new leader pg2', at=109.5)]
+    report = mod.build_report(writer(times), list(range(1, 101)), events, 30, 0, {})
     assert report['verdict'] == 'pass' and report['reasons'] == []
     assert report['rto_seconds'] == pytest.approx(5.1) and report['rpo_writes'] == 0 and report['acknowledged'] == 100
     assert [(e['name'], e['offset']) for e in report['timeline']] == [('induced', 5.0), ('new leader pg2', 9.5)]
