@@ -346,6 +346,18 @@ def member_base(api_url):
     return re.sub(r'/patroni/?$', '', api_url.rstrip('/'))
 
 
+def post_to_member(client, member, path, body, failure, what, timeout=None):
+    """POST ``path`` with ``body`` on a member's own REST API (its api_url in GET /cluster, with the client's
+    credentials and TLS options). A member without api_url, or an error answer, raises ``failure`` (a PgHaError
+    class) saying ``what`` was asked: "Patroni refused or failed to <what> '<member>': <Patroni's answer>"."""
+    if not member.get('api_url'):
+        raise failure("member '%s' has no api_url in GET /cluster: its Patroni cannot be asked" % member['name'])
+    try:
+        return client.for_member(member_base(member['api_url'])).request('POST', path, body=body, timeout=timeout)
+    except PatroniApiError as exc:
+        raise failure("Patroni refused or failed to %s '%s': %s" % (what, member['name'], exc.msg))
+
+
 def member_by_name(cluster, name):
     """The member called ``name`` in a normalised cluster, or None. Pure."""
     return next((m for m in cluster['members'] if m['name'] == name), None)

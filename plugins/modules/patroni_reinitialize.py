@@ -131,13 +131,12 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     Conflict,
     InvalidInput,
     PATRONI_API,
-    PatroniApiError,
     PatroniClient,
     PgHaError,
     WaitTimeout,
-    member_base,
     member_by_name,
     member_status,
+    post_to_member,
     read_cluster,
     validate_api_params,
 )
@@ -208,12 +207,7 @@ def plan(cluster, desired):
 
 def request_reinitialize(client, member):
     """POST /reinitialize on the member's own REST API. Raises ReinitializeFailed with Patroni's answer."""
-    if not member.get('api_url'):
-        raise ReinitializeFailed("member '%s' has no api_url in GET /cluster: its Patroni cannot be asked" % member['name'])
-    try:
-        return client.for_member(member_base(member['api_url'])).request('POST', '/reinitialize', body={'force': True})
-    except PatroniApiError as exc:
-        raise ReinitializeFailed("Patroni refused to reinitialize '%s': %s" % (member['name'], exc.msg))
+    return post_to_member(client, member, '/reinitialize', {'force': True}, ReinitializeFailed, 'reinitialize')
 
 
 def rebuilt(status, before_start):

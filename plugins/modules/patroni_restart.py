@@ -145,13 +145,12 @@ from ansible_collections.pgha.replication.plugins.module_utils._patroni import (
     Conflict,
     InvalidInput,
     PATRONI_API,
-    PatroniApiError,
     PgHaError,
     PatroniClient,
     WaitTimeout,
-    member_base,
     member_by_name,
     member_status,
+    post_to_member,
     read_cluster,
     validate_api_params,
 )
@@ -227,16 +226,11 @@ def plan(cluster, desired):
 def request_restart(client, member, desired):
     """POST /restart on the member's own REST API; Patroni answers once PostgreSQL has started again.
     Raises RestartFailed with Patroni's answer."""
-    if not member.get('api_url'):
-        raise RestartFailed("member '%s' has no api_url in GET /cluster: its Patroni cannot be asked" % member['name'])
     body = dict(timeout=desired['wait_timeout'])
     if desired['pending_only']:
         body['restart_pending'] = True
-    try:
-        return client.for_member(member_base(member['api_url'])).request(
-            'POST', '/restart', body=body, timeout=desired['wait_timeout'] + 10)
-    except PatroniApiError as exc:
-        raise RestartFailed("Patroni refused or failed to restart '%s': %s" % (member['name'], exc.msg))
+    return post_to_member(client, member, '/restart', body, RestartFailed, 'restart',
+                          timeout=desired['wait_timeout'] + 10)
 
 
 def restarted(status, before_start):
