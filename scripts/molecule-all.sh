@@ -14,7 +14,7 @@ set -uo pipefail
 lanes=(
   "ha"                 # pg1..pg3, lb1 on 127.0.1.x (the longest: alone in its lane)
   "logical streaming"  # pub1, pub2, sub1 on 127.0.2.x; then st1..st4 on 127.0.5.x
-  "backup"             # bk1..bk3, backup1 on 127.0.4.x
+  "backup day2"        # bk1..bk3, backup1 on 127.0.4.x; then dy1..dy4, dylb on 127.0.6.x (Debian 12)
 )
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -33,33 +33,45 @@ from ansible_collections.pgha.replication.plugins.module_utils._sql import apply
 CURRENT_LSN = ('CASE WHEN pg_is_in_recovery() THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) '
                'ELSE pg_current_wal_lsn() END')
 # Columns of pg_replication_slots that not every supported version has, with the version that added them.
-OPTIONAL_COLUMNS = (('wal_status', 130000), ('safe_wal_size', 130000), ('two_phase', 140000), ('failover', 170000),
-                    ('synced', 170000))
+OPTIONAL_COLUMNS = (('wal_status', 130000), ('safe_wal_size', 130000), ('two_phase', 140000), ('conflicting', 160000),
+                    ('failover', 170000), ('synced', 170000))
 
 
 def read_slots(conn, version, name=None):
     """The replication slots of the server (only the one named ``name`` when given), ordered by name, as dicts:
     slot_name, slot_type, plugin, database, active, active_pid, temporary, wal_status, safe_wal_size, two_phase,
-    failover, synced (None where the server is too old to have them), restart_lsn, confirmed_flush_lsn (text), retained_bytes and
-    inactive_retaining."""
+    conflicting, failover, synced (None where the server is too old to have them), restart_lsn, confirmed_flush_lsn (text),
+    retained_bytes, inactive_retaining and failover_ready."""
     select = [sql.Identifier(c) if version >= minimum else sql.SQL('NULL AS {0}').format(sql.Identifier(c))
               for c, minimum in OPTIONAL_COLUMNS]
     where = sql.SQL('WHERE slot_name = %s' if name is not None else '')
     rows = fetch_all(conn, sql.SQL(
         'SELECT slot_name, slot_type, plugin, database, active, active_pid, temporary, {0}, '
         'restart_lsn::text AS restart_lsn, confirmed_flush_lsn::text AS confirmed_flush_lsn, '
-        'pg_wal_lsn_diff({1}, restart_lsn)::bigint AS retained_bytes '
+        'pg_wal_lsn_diff({1}, restart_lsn)::bigint AS retained_bytes, pg_is_in_recovery() AS in_recovery '
         'FROM pg_catalog.pg_replication_slots {2} ORDER BY slot_name').format(
             sql.SQL(', ').join(select), sql.SQL(CURRENT_LSN), where),
         (name,) if name is not None else None)
     for row in rows:
         row['inactive_retaining'] = inactive_retaining(row)
+        row['failover_ready'] = failover_ready(row, row.pop('in_recovery'))
     return rows
 
 
 def inactive_retaining(slot):
     """True when a slot is not in use but keeps WAL. Pure."""
     return (not slot.get('active')) and (slot.get('retained_bytes') or 0) > 0
+
+
+def failover_ready(slot, in_recovery):
+    """Whether a standby's copy of a failover slot survives its promotion: synchronised, no longer temporary (the slot
+    sync worker keeps a new copy temporary until the primary's slot has passed what the standby needs, and a promotion
+    drops such a copy), and not invalidated - PostgreSQL 17's own check, ``synced AND NOT temporary AND NOT
+    conflicting``. None where it does not apply: on a primary (where ``synced`` may stay true from its time as a
+    standby), on a slot that is not a synchronised copy, or on a server before PostgreSQL 17. Pure."""
+    if not in_recovery or not slot.get('synced'):
+        return None
+    return not slot.get('temporary') and not slot.get('conflicting')
 
 
 OBJECT_IN_USE = '55006'
@@ -174,8 +186,10 @@ def predict(current, desired, server, steps):
         two_phase=bool(desired['two_phase']) if server['version_num'] >= 140000 else None,
         failover=bool(desired.get('failover')) if server['version_num'] >= 170000 else None,
         synced=False if server['version_num'] >= 170000 else None,
+        conflicting=False if server['version_num'] >= 160000 else None,
         temporary=False,
         retained_bytes=None,
+        failover_ready=None,
     )
 
 

@@ -241,6 +241,19 @@ slots:
       description: On a standby, whether the slot is a copy synchronised from the primary (PostgreSQL 17 or later, else V(null)).
       type: bool
       version_added: 0.1.0
+    conflicting:
+      description: Whether a logical slot was invalidated by a conflict with recovery (PostgreSQL 16 or later, else V(null)).
+      type: bool
+      version_added: 0.1.0
+    failover_ready:
+      description:
+        - On a standby, whether its synchronised copy of a failover slot would survive a promotion - C(synced), not
+          C(temporary) and not C(conflicting), PostgreSQL's own check. The slot sync worker keeps a new copy
+          temporary until the primary's slot has passed what the standby needs, and a promotion drops a temporary
+          copy, so the subscription of that slot breaks after a failover to this standby.
+        - V(null) on a primary, on a slot that is not a synchronised copy, and before PostgreSQL 17.
+      type: bool
+      version_added: 0.1.0
     restart_lsn:
       description: Oldest WAL position the slot keeps.
       type: str

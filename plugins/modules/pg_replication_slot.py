@@ -319,6 +319,19 @@ slot:
       description: Whether the slot is temporary.
       type: bool
       sample: false
+    conflicting:
+      description: Whether a logical slot was invalidated by a conflict with recovery (PostgreSQL 16 or later; V(null) before).
+      type: bool
+      sample: false
+      version_added: 0.1.0
+    failover_ready:
+      description:
+        - On a standby, whether this synchronised copy of a failover slot would survive a promotion - C(synced), not
+          C(temporary) and not C(conflicting), PostgreSQL's own check; a promotion drops a copy that is still
+          temporary. V(null) on a primary, on a slot that is not a synchronised copy, and before PostgreSQL 17.
+      type: bool
+      sample: null
+      version_added: 0.1.0
     retained_bytes:
       description:
         - WAL bytes kept by the slot - from RV(slot.restart_lsn) to the current WAL location

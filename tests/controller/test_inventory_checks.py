@@ -138,6 +138,21 @@ def test_member_remove_refuses_a_bad_request_before_any_host_is_contacted(tmp_pa
     assert rc != 0 and message in out, out
 
 
+@pytest.mark.parametrize("groups, extra, message", [
+    ({"patroni": ["db1", "db2"]}, (), "Set member_add_host to the new host (got '')"),
+    ({"patroni": ["db1", "db2"]}, ("-e", "member_add_host=db2", "-e", "member_add_wait_timeout=x"),
+     "member_add_wait_timeout is 1 or more seconds (got 'x')"),
+    ({"patroni": ["db1", "db2"]}, ("-e", "member_add_host=db3",),
+     "db3 is not in member_add_hosts=patroni (db1, db2), or it is alone there"),
+    ({"patroni": ["db3"]}, ("-e", "member_add_host=db3",), "db3 is not in member_add_hosts=patroni (db3), or it is alone"),
+    ({"patroni": ["db1", "db2", "db3"], "etcd": ["db1", "db2", "db3"]}, ("-e", "member_add_host=db3",),
+     "db3 is in the group etcd: member_add leaves the etcd membership alone"),
+])
+def test_member_add_refuses_a_bad_request_before_any_host_is_contacted(tmp_path, groups, extra, message):
+    rc, out = run("member_add", inventory(tmp_path, groups, SECRETS), *extra)
+    assert rc != 0 and message in out and "Nothing was changed." in out, out
+
+
 def test_right_inventory_passes_the_check(tmp_path):
     rc, out = run("site", inventory(tmp_path, {"patroni": ["db1"], "etcd": ["db1"], "haproxy": ["lb1"]}, SECRETS),
                   "--limit", "localhost")

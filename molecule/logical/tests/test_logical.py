@@ -97,10 +97,13 @@ NATIVE = "eu_orders_native"
 
 
 def native_slot(name):
-    """(failover, synced) of the native subscription's slot on a member, None when it has none or is down."""
+    """(failover, ready) of the native subscription's slot on a member, None when it has none or is down. ready is
+    PostgreSQL 17's own check of a standby's copy, synced and no longer temporary and not conflicting: the slot sync
+    worker keeps a new copy temporary until the primary's slot has passed what the standby needs (26 s in the lab
+    after a switchover), and a promotion drops a temporary copy - a hard failover before then loses the slot."""
     try:
-        rows = query(lambda **k: member(name), "SELECT failover, synced FROM pg_replication_slots WHERE slot_name = %s",
-                     (NATIVE,))
+        rows = query(lambda **k: member(name), "SELECT failover, synced AND NOT temporary AND NOT conflicting "
+                     "FROM pg_replication_slots WHERE slot_name = %s", (NATIVE,))
     except psycopg2.Error:
         return None
     return rows[0] if rows else None
@@ -316,12 +319,37 @@ def test_subscriptions_survive_a_switchover_and_a_hard_failover_of_the_source():
         assert wait_for(lambda: writer.count() > 20, timeout=20)
         old = leader()
         other = [n for n in SOURCE if n != old][0]
-        proc = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % other)
-        assert proc.returncode == 0, proc.tail()
-        assert leader() == other
-        # The old leader kept its own failover slot (not synced), which would stop the slot sync worker
-        # there; the patroni role's callback drops it and the worker synchronises the new leader's.
-        assert wait_for(lambda: native_slot(old) == (True, True), timeout=90), native_slot(old)
+        # In the scenario the leader made the native slot itself (synced false); on a lab that failed over
+        # before, it may be a copy promoted then, which keeps synced true.
+        own_slot = query(lambda **k: member(old), "SELECT NOT synced FROM pg_replication_slots "
+                         "WHERE slot_name = %s", (NATIVE,)) == [(True,)]
+        # The native subscription stops consuming for the switchover, so that its slot on the new leader
+        # stays where it is and the old leader's new copy cannot become ready (below).
+        target_query("ALTER SUBSCRIPTION %s DISABLE" % NATIVE, dbname="sales_native")
+        try:
+            proc = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % other)
+            assert proc.returncode == 0, proc.tail()
+            assert leader() == other
+            if own_slot:
+                # The old leader kept its own failover slot (not synced), which would stop the slot sync worker
+                # there; the patroni role's callback drops it and the worker synchronises the new leader's: as
+                # a temporary copy while the new leader's slot is behind what the old leader needs.
+                assert wait_for(lambda: native_slot(old) == (True, False), timeout=60), native_slot(old)
+                # A promotion would drop that copy: switchover.yml waits for it, then refuses, changing nothing.
+                refused = run_playbook("playbooks/switchover.yml", "-e", "switchover_leader=%s" % old,
+                                       "-e", "switchover_slot_ready_timeout=6")
+                assert refused.returncode != 0, refused.tail()
+                assert "copies of the failover slots %s are not ready after 6 s" % NATIVE in refused.output, \
+                    refused.tail()
+                assert leader() == other and native_slot(old) == (True, False)
+            else:
+                # A promoted copy stays a synchronised copy on the demoted member and is kept up to date.
+                assert wait_for(lambda: native_slot(old) == (True, True), timeout=60), native_slot(old)
+        finally:
+            target_query("ALTER SUBSCRIPTION %s ENABLE" % NATIVE, dbname="sales_native")
+        # Consumed again, the slot moves on and the copy becomes ready (persistent); it must be before the
+        # hard failover below promotes the old leader.
+        assert wait_for(lambda: native_slot(old) == (True, True), timeout=150), native_slot(old)
         after_switchover = writer.count()
         # Synchronous mode: commits wait until the old leader streams again as the sync standby,
         # which took over 30 s once under the load of parallel lanes.

@@ -174,3 +174,18 @@ MIB = 1024 * 1024
 ])
 def test_inactive_retaining(slot, expected):
     assert _slots.inactive_retaining(slot) is expected
+
+
+@pytest.mark.parametrize('slot, in_recovery, expected', [
+    # A standby's copy is ready once the slot sync worker has made it persistent and it is not invalidated.
+    (dict(synced=True, temporary=False, conflicting=False), True, True),
+    # A new copy stays temporary until the primary's slot has passed what the standby needs: a promotion drops it.
+    (dict(synced=True, temporary=True, conflicting=False), True, False),
+    (dict(synced=True, temporary=False, conflicting=True), True, False),
+    # Not a copy, a primary (synced may stay true after a promotion), a server before PostgreSQL 17.
+    (dict(synced=False, temporary=False, conflicting=False), True, None),
+    (dict(synced=True, temporary=False, conflicting=False), False, None),
+    (dict(synced=None, temporary=False, conflicting=None), True, None),
+])
+def test_failover_ready(slot, in_recovery, expected):
+    assert _slots.failover_ready(slot, in_recovery) is expected
