@@ -313,7 +313,7 @@ def test_slot_hygiene_reports_flags_and_drops_only_a_confirmed_inactive_slot(nod
 def test_delayed_standby_paused_keeps_a_row_deleted_on_the_primary(node):
     """playbooks/delayed_standby.yml on st4 (delayed, cascading from st3): after a DELETE on the
     primary, pausing replay keeps the deleted row readable on st4 past its delay; resuming applies
-    the DELETE. The delay is lowered by ALTER SYSTEM for the test (20 s, then 1 s, instead of
+    the DELETE. The delay is lowered by ALTER SYSTEM for the test (2 min, then 1 s, instead of
     5 minutes) and reset afterwards. Last in the file: the DROP TABLE at its end is a record st4
     waits 5 minutes for, which would hold up a test that restarts its upstream."""
     st1, st4 = node("st1"), node("st4")
@@ -348,7 +348,9 @@ def test_delayed_standby_paused_keeps_a_row_deleted_on_the_primary(node):
         psql(st1, "CREATE TABLE accident_probe (id int PRIMARY KEY, note text)")
         psql(st1, "INSERT INTO accident_probe VALUES (1, 'before the accident')")
         assert wait_for(lambda: row_on_pg4() == [["before the accident"]], timeout=30), "st4 did not replay the row"
-        set_delay("20s")
+        # Long enough for the three playbook runs below to pause replay before the DELETE is due: 20 s
+        # was not, once, in a loaded CI run (2026-12-08), and the row was gone.
+        set_delay("2min")
         psql(st1, "DELETE FROM accident_probe")
         lsn = psql(st1, "SELECT pg_current_wal_insert_lsn()")[0][0]
         assert wait_for(lambda: psql(st4, "SELECT pg_last_wal_receive_lsn() >= '%s'::pg_lsn" % lsn) == [["t"]], timeout=30)
